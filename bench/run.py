@@ -1,0 +1,231 @@
+"""igpt_minimal's benchmark suite: every figure a ratio measured side by side in one run.
+
+Usage: python bench/run.py [--quick] [--only NAME ...]      writes bench/results.md and prints the table.
+Sections: train (vs Hugging Face ImageGPT), mfu, sample (KV cache; vs HF generate), palette (vs scikit-learn k-means),
+probe (vs scikit-learn LogisticRegression), memory (peak RSS of a fresh process per implementation).
+"""
+import argparse, json, math, os, platform, resource, subprocess, sys, time
+from pathlib import Path
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent
+TRAIN_CONFIGS = {'ctx1024': dict(T=1024, L=4, D=256, B=4), 'ctx256': dict(T=256, L=8, D=256, B=16)}
+
+
+def hardware():
+    return dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), threads=torch.get_num_threads(),
+                torch=torch.__version__, gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')
+
+
+def best_of(fn, reps, warmup=1):
+    for _ in range(warmup): fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def make_models(T, L, D, n_colors=512, seed=0):
+    "igpt_minimal and Hugging Face ImageGPT at the same configuration."
+    from igpt_minimal.model import IGPT, IGPTConfig
+    from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
+    torch.manual_seed(seed)
+    ours = IGPT(IGPTConfig(n_colors=n_colors, n_positions=T, n_embd=D, n_layer=L, n_head=8))
+    hf = ImageGPTForCausalImageModeling(ImageGPTConfig(vocab_size=n_colors + 1, n_positions=T, n_embd=D, n_layer=L, n_head=8))
+    return ours, hf
+
+
+def train_step_fns(ours, hf, x):
+    "One training step (forward, backward, AdamW) for each implementation, same data and loss."
+    sos = torch.full((x.shape[0], 1), ours.config.n_colors)
+    opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    opt_h = torch.optim.AdamW(hf.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    def step_ours():
+        loss = F.cross_entropy(ours(x).flatten(0, 1), x.flatten()); loss.backward(); opt_o.step(); opt_o.zero_grad(set_to_none=True)
+    def step_hf():
+        logits = hf(input_ids=torch.cat([sos, x[:, :-1]], 1)).logits
+        loss = F.cross_entropy(logits.flatten(0, 1), x.flatten()); loss.backward(); opt_h.step(); opt_h.zero_grad(set_to_none=True)
+    return step_ours, step_hf
+
+
+def train_flops_per_token(model):
+    c = model.config
+    n = sum(p.numel() for p in model.parameters())
+    return 6 * n + 12 * c.n_layer * c.n_positions * c.n_embd
+
+
+def bench_train(reps):
+    rows = []
+    for name, c in TRAIN_CONFIGS.items():
+        ours, hf = make_models(c['T'], c['L'], c['D'])
+        x = torch.randint(0, 512, (c['B'], c['T']))
+        so, sh = train_step_fns(ours, hf, x)
+        so(); sh()
+        to, th = [], []
+        for _ in range(reps):  # interleaved, so drifts in machine load hit both
+            t = time.perf_counter(); so(); to.append(time.perf_counter() - t)
+            t = time.perf_counter(); sh(); th.append(time.perf_counter() - t)
+        tok = c['B'] * c['T']
+        rows.append(dict(config=f"{name}: {c['L']}x{c['D']}, T={c['T']}, batch {c['B']}", ours_tok_s=tok / min(to), hf_tok_s=tok / min(th),
+                         ratio=min(th) / min(to), step_s=min(to), flops_per_token=train_flops_per_token(ours), tokens=tok))
+    return rows
+
+
+def matmul_peak(n=2048, reps=5):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t = best_of(lambda: a @ b, reps)
+    return 2 * n ** 3 / t
+
+
+def bench_mfu(train_rows):
+    peak = matmul_peak()
+    return dict(peak_flops=peak, rows=[dict(config=r['config'], achieved=r['flops_per_token'] * r['tokens'] / r['step_s'],
+                                            mfu=r['flops_per_token'] * r['tokens'] / r['step_s'] / peak) for r in train_rows])
+
+
+def bench_sample(quick):
+    "Whole 32x32 image (1,024 tokens): cached vs uncached, and vs Hugging Face generate with its cache."
+    from igpt_minimal.sample import generate
+    L, D, B = (2, 128, 2) if quick else (4, 128, 4)
+    ours, hf = make_models(1024, L, D)
+    with torch.no_grad(): ours.head.weight.normal_(std=0.02)
+    ours.eval(); hf.eval()
+    p = torch.zeros(B, 0, dtype=torch.long)
+    t0 = time.perf_counter(); a = generate(ours, p, 1024, top_k=1, use_cache=True); t_c = time.perf_counter() - t0
+    t0 = time.perf_counter(); b = generate(ours, p, 1024, top_k=1, use_cache=False); t_u = time.perf_counter() - t0
+    assert torch.equal(a, b), 'cached and uncached greedy outputs differ'
+    sos = torch.full((B, 1), 512)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        hf.generate(input_ids=sos, max_new_tokens=1023, do_sample=False, use_cache=True, pad_token_id=0)
+        t_hf = (time.perf_counter() - t0) * 1024 / 1023
+    return dict(config=f'{L}x{D}, batch {B}, 1,024 tokens', cached_s=t_c, uncached_s=t_u, speedup=t_u / t_c, hf_generate_s=t_hf, vs_hf=t_hf / t_c)
+
+
+def bench_palette(quick):
+    import numpy as np
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from igpt_minimal.quantize import fit_palette, quantize
+    n = 200_000 if quick else 1_000_000
+    g = np.random.default_rng(0)
+    # structured colours: a mixture of 2,000 random colour blobs, like natural images' clustered pixels
+    centers = g.uniform(0, 255, (2000, 3)); lab = g.integers(0, 2000, n)
+    pix = np.clip(centers[lab] + g.normal(0, 12, (n, 3)), 0, 255).astype(np.uint8)
+    unit = pix.astype(np.float32) / 127.5 - 1
+    def inertia(c):
+        c = torch.as_tensor(np.asarray(c), dtype=torch.float32); x = torch.from_numpy(unit)
+        return sum(torch.cdist(x[i:i + 65536], c).min(1).values.pow(2).sum().item() for i in range(0, n, 65536))
+    t0 = time.perf_counter(); pal = fit_palette(pix, n_colors=512, seed=0, max_pixels=n); t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter(); mb = MiniBatchKMeans(512, random_state=0, n_init=1, batch_size=4096).fit(unit); t_mb = time.perf_counter() - t0
+    rows = dict(pixels=n, ours_s=t_ours, ours_inertia=inertia(pal), minibatch_s=t_mb, minibatch_inertia=inertia(mb.cluster_centers_))
+    if not quick:
+        t0 = time.perf_counter(); km = KMeans(512, random_state=0, n_init=1, max_iter=100).fit(unit); rows['kmeans_s'] = time.perf_counter() - t0
+        rows['kmeans_inertia'] = inertia(km.cluster_centers_)
+    imgs = torch.randint(0, 256, (5_000 if quick else 50_000, 32, 32, 3), dtype=torch.uint8)
+    t0 = time.perf_counter(); quantize(imgs, pal); rows['quantize_s'] = time.perf_counter() - t0; rows['quantize_images'] = len(imgs)
+    return rows
+
+
+def bench_probe():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from igpt_minimal.probe import linear_probe
+    g = torch.Generator().manual_seed(0)
+    n, d, k = 6000, 256, 10
+    means = torch.randn(k, d, generator=g) * 0.3
+    y = torch.randint(0, k, (n,), generator=g); x = means[y] + torch.randn(n, d, generator=g)
+    tr, te = slice(0, 5000), slice(5000, n)
+    t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[te], y[te]); t_ours = time.perf_counter() - t0
+    mu, sd = x[tr].mean(0), x[tr].std(0)
+    t0 = time.perf_counter()
+    lr = LogisticRegression(C=1.0 / (r.l2 if getattr(r, 'l2', 0) else 1.0), max_iter=1000).fit(((x[tr] - mu) / sd).numpy(), y[tr].numpy())
+    t_sk = time.perf_counter() - t0
+    acc_sk = (lr.predict(((x[te] - mu) / sd).numpy()) == y[te].numpy()).mean()
+    return dict(features=f'{n} x {d}, {k} classes', ours_s=t_ours, ours_acc=r.accuracy, sklearn_s=t_sk, sklearn_acc=float(acc_sk),
+                note='ours includes the L2 search over its grid; scikit-learn is one fit at the chosen L2')
+
+
+MEM_SCRIPT = r'''
+import resource, sys, torch, torch.nn.functional as F
+sys.path.insert(0, {root!r}); from run import make_models
+torch.manual_seed(0)
+ours, hf = make_models(1024, 4, 256)
+m = ours if {impl!r} == 'ours' else hf
+del ours, hf
+x = torch.randint(0, 512, (4, 1024))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if {impl!r} == 'ours': loss = F.cross_entropy(m(x).flatten(0, 1), x.flatten())
+else: loss = F.cross_entropy(m(input_ids=torch.cat([torch.full((4, 1), 512), x[:, :-1]], 1)).logits.flatten(0, 1), x.flatten())
+loss.backward()
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+'''
+
+
+def bench_memory():
+    res = {}
+    for impl in ('ours', 'hf'):
+        out = subprocess.run([sys.executable, '-c', MEM_SCRIPT.format(root=str(ROOT), impl=impl)], capture_output=True, text=True, check=True)
+        before, peak = map(int, out.stdout.split()[-2:])
+        res[impl] = dict(peak_mib=peak / 1024, step_mib=(peak - before) / 1024)
+    res['ratio_peak'] = res['ours']['peak_mib'] / res['hf']['peak_mib']
+    res['ratio_step'] = res['ours']['step_mib'] / res['hf']['step_mib']
+    return res
+
+
+def report(r):
+    hw = r['hardware']
+    L = [f"# igpt_minimal benchmarks", "", f"Run {r['date']} on {hw['cpu']}, {hw['cores']} cores, {hw['threads']} torch threads, "
+         f"torch {hw['torch']}, GPU: {hw['gpu']}. Every ratio compares two implementations measured side by side in this run.", ""]
+    L += ["| # | measurement | igpt_minimal | reference | ratio | target | met |", "|---|---|---|---|---|---|---|"]
+    ok = lambda b: 'yes' if b else 'NO'
+    for row in r.get('train', []):
+        L.append(f"| 1 | training step tokens/s, {row['config']} | {row['ours_tok_s']:,.0f} | HF ImageGPT {row['hf_tok_s']:,.0f} | {row['ratio']:.2f}x | >= 1.5x | {ok(row['ratio'] >= 1.5)} |")
+    if 'mfu' in r:
+        for row in r['mfu']['rows']:
+            L.append(f"| 2 | model FLOP utilisation, {row['config']} | {row['achieved'] / 1e9:,.1f} GFLOP/s | fp32 matmul peak {r['mfu']['peak_flops'] / 1e9:,.1f} GFLOP/s | {row['mfu']:.0%} | >= 60% (ctx256) | {ok(row['mfu'] >= 0.6) if 'ctx256' in row['config'] else '-'} |")
+    if 'sample' in r:
+        s = r['sample']
+        L.append(f"| 3 | sampling {s['config']}: cached vs uncached | {s['cached_s']:.2f} s | uncached {s['uncached_s']:.1f} s | {s['speedup']:.1f}x | >= 20x | {ok(s['speedup'] >= 20)} |")
+        L.append(f"| 3 | sampling {s['config']}: vs HF generate (cached) | {s['cached_s']:.2f} s | HF {s['hf_generate_s']:.2f} s | {s['vs_hf']:.2f}x | - | - |")
+    if 'palette' in r:
+        p = r['palette']
+        L.append(f"| 4 | palette fit, 512 colours, {p['pixels']:,} pixels: time | {p['ours_s']:.1f} s | MiniBatchKMeans {p['minibatch_s']:.1f} s | {p['minibatch_s'] / p['ours_s']:.2f}x | faster | {ok(p['ours_s'] < p['minibatch_s'])} |")
+        L.append(f"| 4 | palette fit: inertia (lower is better) | {p['ours_inertia']:,.0f} | MiniBatchKMeans {p['minibatch_inertia']:,.0f} | {p['ours_inertia'] / p['minibatch_inertia']:.3f} | <= 1 | {ok(p['ours_inertia'] <= p['minibatch_inertia'])} |")
+        if 'kmeans_s' in p:
+            L.append(f"| 4 | palette fit vs KMeans (time; inertia) | {p['ours_s']:.1f} s; {p['ours_inertia']:,.0f} | KMeans {p['kmeans_s']:.1f} s; {p['kmeans_inertia']:,.0f} | {p['kmeans_s'] / p['ours_s']:.2f}x; {p['ours_inertia'] / p['kmeans_inertia']:.3f} | - | - |")
+        L.append(f"| 4 | quantize {p['quantize_images']:,} 32x32 images to 512 colours | {p['quantize_s']:.1f} s | - | - | - | - |")
+    if 'probe' in r:
+        p = r['probe']
+        L.append(f"| 5 | linear probe, {p['features']}: time (accuracy) | {p['ours_s']:.2f} s ({p['ours_acc']:.1%}) | sklearn lbfgs {p['sklearn_s']:.2f} s ({p['sklearn_acc']:.1%}) | {p['sklearn_s'] / p['ours_s']:.2f}x | - | - |")
+    if 'memory' in r:
+        m = r['memory']
+        L.append(f"| 6 | peak RSS, training step at 1,024 tokens (4x256, batch 4) | {m['ours']['peak_mib']:,.0f} MiB | HF {m['hf']['peak_mib']:,.0f} MiB | {m['ratio_peak']:.2f}x | <= 0.6x | {ok(m['ratio_peak'] <= 0.6)} |")
+        L.append(f"| 6 | memory added by the step (peak - before) | {m['ours']['step_mib']:,.0f} MiB | HF {m['hf']['step_mib']:,.0f} MiB | {m['ratio_step']:.2f}x | - | - |")
+    if 'probe' in r: L += ["", f"Probe note: {r['probe']['note']}."]
+    return '\n'.join(L) + '\n'
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--quick', action='store_true', help='smaller problem sizes (a smoke run; numbers not comparable)')
+    ap.add_argument('--only', nargs='*', default=None, help='sections to run: train mfu sample palette probe memory')
+    ap.add_argument('--out', default=str(ROOT / 'results.md'))
+    a = ap.parse_args()
+    want = set(a.only or ['train', 'mfu', 'sample', 'palette', 'probe', 'memory'])
+    r = dict(hardware=hardware(), date=time.strftime('%Y-%m-%d'))
+    t0 = time.time()
+    if want & {'train', 'mfu'}: r['train'] = bench_train(reps=2 if a.quick else 3)
+    if 'mfu' in want: r['mfu'] = bench_mfu(r['train'])
+    if 'sample' in want: r['sample'] = bench_sample(a.quick)
+    if 'palette' in want: r['palette'] = bench_palette(a.quick)
+    if 'probe' in want: r['probe'] = bench_probe()
+    if 'memory' in want: r['memory'] = bench_memory()
+    text = report(r) + f"\nTotal benchmark time: {time.time() - t0:.0f} s.\n"
+    print(text)
+    Path(a.out).write_text(text)
+    Path(a.out).with_suffix('.json').write_text(json.dumps(r, indent=1, default=float))
+
+
+if __name__ == '__main__':
+    main()
