@@ -1,0 +1,80 @@
+"Tests of the installed igpt_minimal.probe (the notebook nbs/06_probe.ipynb holds the detailed ones)."
+import numpy as np
+import pytest
+import torch
+from igpt_minimal.model import IGPT, IGPTConfig
+from igpt_minimal.probe import extract_features, linear_probe, probe_layers, plot_probe_layers, finetune
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    m = IGPT(IGPTConfig(n_colors=16, n_positions=16, n_embd=32, n_layer=3, n_head=4)).eval()
+    with torch.no_grad(): m.head.weight.normal_(std=0.5)
+    return m
+
+
+def blobs(n=300, d=20, k=4, seed=0):
+    "Gaussian classes that overlap a little: a probe gets most but not all right."
+    g = torch.Generator().manual_seed(seed)
+    means = torch.randn(k, d, generator=g) * 0.6
+    y = torch.randint(0, k, (n,), generator=g)
+    return means[y] + torch.randn(n, d, generator=g), y
+
+
+@pytest.mark.parametrize('causal', [True, False])
+def test_features_match_model_hidden_states(causal):
+    m, x = small_model(), torch.randint(0, 16, (10, 16))
+    feats = extract_features(m, x, 'all', batch_size=4, causal=causal)
+    assert sorted(feats) == [0, 1, 2, 3]
+    with torch.no_grad(): _, hidden = m(x, causal=causal, return_hidden=True)
+    for l, f in feats.items():
+        assert f.shape == (10, 32) and f.dtype == torch.float32 and f.device.type == 'cpu'
+        assert torch.allclose(f, m.norm_f(hidden[l]).mean(1), atol=1e-5)
+    assert torch.allclose(extract_features(m, x, 2, causal=causal), feats[2], atol=1e-6)
+
+
+def test_probe_agrees_with_sklearn():
+    from sklearn.linear_model import LogisticRegression
+    x, y = blobs()
+    r = linear_probe(x[:200], y[:200], x[200:], y[200:])
+    assert r.l2 in r.val_accuracy and 0.5 < r.accuracy <= 1 and r.train_accuracy >= r.accuracy - 0.1
+    mu, sd = x[:200].mean(0), x[:200].std(0)
+    sk = LogisticRegression(C=1 / r.l2, max_iter=5000).fit(((x[:200] - mu) / sd).numpy(), y[:200].numpy())
+    assert abs(sk.score(((x[200:] - mu) / sd).numpy(), y[200:].numpy()) - r.accuracy) <= 0.01
+
+
+@pytest.mark.parametrize('bad, msg', [
+    (lambda x, y: linear_probe(x, y[:-1], x, y), 'rows but train_y has'),
+    (lambda x, y: linear_probe(x, torch.full_like(y, 3), x, y), 'a single class (3)'),
+    (lambda x, y: linear_probe(torch.where(x > 2, float('nan'), x), y, x, y), 'contains NaN or inf'),
+    (lambda x, y: linear_probe(x, y, x[:, :5], y), 'features but test_x has 5'),
+    (lambda x, y: extract_features(small_model(), torch.zeros(2, 16, dtype=torch.long), 4), 'out of range: this model has layers 0..3'),
+])
+def test_bad_input(bad, msg):
+    x, y = blobs(n=40)
+    with pytest.raises(ValueError, match=None) as e: bad(x, y)
+    assert msg in str(e.value)
+
+
+def test_probe_layers_and_plot(tmp_path):
+    m = small_model()
+    x = torch.randint(0, 16, (60, 16)); y = torch.arange(60) % 3
+    acc = probe_layers(m, x[:40], y[:40], x[40:], y[40:], layers=[0, 3])
+    assert sorted(acc) == [0, 3] and all(0 <= a <= 1 for a in acc.values())
+    plot_probe_layers(acc, 0.5, path=tmp_path / 'p.png')
+    assert (tmp_path / 'p.png').stat().st_size > 0
+
+
+def test_finetune_copies_and_learns():
+    m = small_model()
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (64,), generator=g)
+    x = torch.where(y[:, None].bool(), torch.randint(8, 16, (64, 16), generator=g), torch.randint(0, 8, (64, 16), generator=g))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    for w in (1.0, 0.0):
+        r = finetune(m, x[:48], y[:48], x[48:], y[48:], steps=30, gen_weight=w, lr=3e-3, batch_size=16)
+        assert r.accuracy > 0.9, (w, r.accuracy)
+        assert r.classifier.bias is None and r.classifier.weight.shape == (2, 32)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())   # the caller's model is untouched
+    with pytest.raises(ValueError) as e: finetune(m, x, y[:5], x, y, steps=1)
+    assert 'train_x has 64 rows but train_y has 5 labels' in str(e.value)
