@@ -158,7 +158,8 @@ before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize(
 if {impl!r} == 'ours': loss = F.cross_entropy(m(x).flatten(0, 1), x.flatten())
 else: loss = F.cross_entropy(m(input_ids=torch.cat([torch.full((4, 1), 512), x[:, :-1]], 1)).logits.flatten(0, 1), x.flatten())
 loss.backward()
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak RSS. (ru_maxrss would not do: Linux carries it over from the parent across exec.)
+print(before, next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')))
 '''
 
 
