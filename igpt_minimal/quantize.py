@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_SAMPLE', 'to_unit', 'from_unit', 'assign', 'kmeans_pp', 'lloyd_step', 'fit_palette', 'inertia', 'quantize',
-           'dequantize', 'show_images', 'show_palette', 'save_palette', 'load_palette']
+__all__ = ['SEED_SAMPLE', 'COARSE_BITS', 'to_unit', 'from_unit', 'assign', 'kmeans_pp', 'lloyd_step', 'fit_palette', 'inertia',
+           'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette', 'load_palette']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
 def _tensor(x) -> torch.Tensor:
@@ -122,16 +122,43 @@ def _distinct(px:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     u, counts = torch.unique(px, dim=0, return_counts=True)
     return u, counts.float()
 
+# %% ../nbs/00_quantize.ipynb #d8d31909
+COARSE_BITS = (5, 6)   # colour-grid levels, 2**b cells per channel, that fit_palette converges on before the exact colours
+
+def _binned(x:torch.Tensor, # (P, C) distinct colours in [-1, 1]
+            w:torch.Tensor, # (P,) their counts
+            bits:int, # 2**bits grid cells per channel
+           ) -> tuple[torch.Tensor, torch.Tensor]: # (cell means, cell counts) of the occupied cells
+    "Summarise weighted colours by a grid: each occupied cell becomes the weighted mean of its colours, weighted by their total count."
+    n = 2 ** bits
+    cell = ((x + 1) * (n / 2)).long().clamp_(0, n - 1)                    # grid coordinates, (P, C)
+    key = sum(cell[:, i] * n ** i for i in range(x.shape[1]))
+    key, inv = torch.unique(key, return_inverse=True)
+    cw = torch.zeros(len(key), device=x.device).index_add_(0, inv, w)
+    cx = torch.zeros(len(key), x.shape[1], device=x.device).index_add_(0, inv, x * w[:, None])
+    return cx / cw[:, None], cw
+
 # %% ../nbs/00_quantize.ipynb #acfdde2a
+def _lloyd(x, w, c, n_iter:int, tol:float) -> torch.Tensor:
+    "At most `n_iter` Lloyd steps from centres `c`, stopping when Σ squared movement < `tol` × mean per-channel variance."
+    mean = (w[:, None] * x).sum(0) / w.sum()
+    tol = tol * ((w[:, None] * (x - mean) ** 2).sum(0) / w.sum()).mean()
+    for _ in range(n_iter):
+        new, _ = lloyd_step(x, w, c)
+        shift, c = ((new - c) ** 2).sum(), new
+        if shift <= tol: break
+    return c
+
 def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or float pixels (P, C) in [-1, 1]; C in {1, 3}
                 n_colors:int=512, # palette size k (the paper: 512, a "9-bit" palette)
-                n_iter:int=20, # at most this many Lloyd iterations (on the seeding sample, then on all pixels)
-                tol:float=1e-4, # stop when Σ squared centre movement < tol × mean per-channel variance
+                n_iter:int=20, # at most this many Lloyd iterations per level (each colour grid, or the exact colours when no grid is used)
+                n_refine:int=2, # Lloyd passes over the exact colours after the colour grids
+                tol:float=1e-4, # a level stops when Σ squared centre movement < tol × mean per-channel variance
                 seed:int=0, # seeds the sampling and k-means++; same seed → same palette
                 device=None, # where to compute; default CUDA if available, else CPU
                 max_pixels:int|None=1_000_000, # fit on a random sample of this many pixels (None: all)
                ) -> torch.Tensor: # (n_colors, C) float32 palette in [-1, 1], on the CPU
-    "Fit a k-means palette of `n_colors` colours to `pixels` (k-means++ seeding, then Lloyd's iterations)."
+    "Fit a k-means palette of `n_colors` colours to `pixels`: k-means++ seeding, then Lloyd's iterations from coarse colour grids to the exact colours."
     px, g, dev = _flat_pixels(pixels), torch.Generator().manual_seed(seed), _device(device)
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
     x, w = (t.to(dev) for t in _distinct(px))
@@ -140,14 +167,9 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
     if n_colors == len(x): return x.cpu()                       # every colour its own centre: inertia 0
     s = px[torch.randint(len(px), (min(len(px), SEED_SAMPLE),), generator=g)]
     c = kmeans_pp((to_unit(s) if s.dtype == torch.uint8 else s).to(dev), n_colors, g)
-    for xi, wi in ((t.to(dev) for t in _distinct(s)), (x, w)):    # converge on the seeding sample, then on all pixels
-        mean = (wi[:, None] * xi).sum(0) / wi.sum()
-        tol_i = tol * ((wi[:, None] * (xi - mean) ** 2).sum(0) / wi.sum()).mean()
-        for _ in range(n_iter):
-            new, _ = lloyd_step(xi, wi, c)
-            shift, c = ((new - c) ** 2).sum(), new
-            if shift <= tol_i: break
-    return c.cpu()
+    grids = [(xb, wb) for xb, wb in (_binned(x, w, b) for b in COARSE_BITS) if 4 * n_colors <= len(xb) <= len(x) // 2]
+    for xb, wb in grids: c = _lloyd(xb, wb, c, n_iter, tol)
+    return _lloyd(x, w, c, n_refine if grids else n_iter, tol).cpu()
 
 # %% ../nbs/00_quantize.ipynb #fc26e8c5
 def inertia(pixels, palette, chunk:int=4096) -> float:
