@@ -32,7 +32,9 @@ def make_models(T, L, D, n_colors=512, seed=0):
     from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
     torch.manual_seed(seed)
     ours = IGPT(IGPTConfig(n_colors=n_colors, n_positions=T, n_embd=D, n_layer=L, n_head=8))
-    hf = ImageGPTForCausalImageModeling(ImageGPTConfig(vocab_size=n_colors + 1, n_positions=T, n_embd=D, n_layer=L, n_head=8))
+    # HF's config defaults to GPT-2's dropout of 0.1; iGPT (and igpt_minimal) train without dropout, so it is off here
+    hf = ImageGPTForCausalImageModeling(ImageGPTConfig(vocab_size=n_colors + 1, n_positions=T, n_embd=D, n_layer=L, n_head=8,
+                                                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
     return ours, hf
 
 

@@ -13,7 +13,7 @@ from .quantize import _tensor, _check_images
 
 # %% auto #0
 __all__ = ['CIFAR10_URL', 'CIFAR10_MD5', 'CIFAR10_CLASSES', 'raster', 'unraster', 'reduce_context', 'load_digits',
-           'make_fake_cifar10', 'load_cifar10', 'download_cifar10']
+           'augment_tokens', 'make_fake_cifar10', 'load_cifar10', 'download_cifar10']
 
 # %% ../nbs/01_data.ipynb #87dd9131
 def raster(tokens) -> torch.Tensor:
@@ -57,6 +57,27 @@ def load_digits(train:bool=True, # the training split (1,437 images) or the test
     tr, te = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=0)
     i = np.sort(tr if train else te)
     return torch.from_numpy(images[i]), torch.from_numpy(labels[i])
+
+# %% ../nbs/01_data.ipynb #c869962d
+def augment_tokens(seqs:torch.Tensor, # token sequences (B, size²) in raster order
+                   size:int, # image side
+                   pad:int=4, # shift by up to this many pixels in each direction (0: no shift)
+                   flip:bool=True, # also mirror left-right with probability 1/2
+                   mode:str='reflect', # fill for uncovered pixels: 'reflect' (mirror at the edge) or 'replicate' (repeat the edge)
+                   generator:torch.Generator|None=None, # CPU generator for the shifts and flips
+                  ) -> torch.Tensor: # (B, size²), same dtype and device
+    "Random translation (pad, then crop a size×size window) and optional left-right flip of raster token sequences."
+    if seqs.ndim != 2 or seqs.shape[1] != size * size: raise ValueError(f"expected sequences of shape (B, {size * size}), got {tuple(seqs.shape)}")
+    if mode not in ('reflect', 'replicate'): raise ValueError(f"mode must be 'reflect' or 'replicate', got {mode!r}")
+    if not 0 <= pad < size: raise ValueError(f"pad must be in 0..{size - 1} for {size}×{size} images, got {pad}")
+    B, ar = len(seqs), torch.arange(size)
+    edge = lambda i: torch.where(i >= size, 2 * (size - 1) - i, i.abs()) if mode == 'reflect' else i.clamp(0, size - 1)
+    dy, dx = (torch.randint(0, 2 * pad + 1, (B,), generator=generator) - pad for _ in range(2))
+    rows, cols = edge(dy[:, None] + ar), edge(dx[:, None] + ar)               # source row / column of each output one, (B, size)
+    if flip: cols = torch.where((torch.rand(B, generator=generator) < 0.5)[:, None], cols.flip(1), cols)
+    grid = unraster(seqs, size, size)
+    dev = grid.device
+    return raster(grid[torch.arange(B, device=dev)[:, None, None], rows[:, :, None].to(dev), cols[:, None, :].to(dev)])
 
 # %% ../nbs/01_data.ipynb #d317a820
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'

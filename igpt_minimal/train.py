@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from .quantize import fit_palette, quantize, save_palette, load_palette
-from .data import raster, reduce_context, load_digits, load_cifar10
+from .data import raster, reduce_context, load_digits, load_cifar10, augment_tokens
 from .model import IGPT, IGPTConfig, count_params
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 
@@ -39,6 +39,8 @@ class TrainConfig:
     max_steps:int=1000         # cosine decay reaches 0 here
     weight_decay:float=0.0     # the paper uses none
     grad_clip:float=1.0        # max global gradient norm (0 = off)
+    augment_pad:int=0          # pretraining augmentation: shift each image by up to this many pixels, edges repeated (0 = off)
+    augment_flip:bool=False    # ... and mirror it left-right with probability 1/2
     eval_every:int=250         # steps between held-out evaluations
     eval_samples:int=1000      # held-out images per evaluation
     ckpt_every:int=500         # steps between checkpoints
@@ -52,6 +54,7 @@ class TrainConfig:
         if not self.lr > 0: raise ValueError(f"lr must be a positive number, got {self.lr}")
         for k in ('image_size', 'n_colors', 'batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
             if getattr(self, k) < 1: raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
+        if not 0 <= self.augment_pad < self.image_size: raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for {self.image_size}×{self.image_size} images, got {self.augment_pad}")
         self.model_config()  # validates the shape
 
     @property
@@ -278,7 +281,9 @@ class _Loop:
         idx = torch.randint(0, len(self.tokens), (cfg.batch_size,), generator=self.gen)
         mask = bert_mask((cfg.batch_size, self.tokens.shape[1]), cfg.mask_prob, self.gen) if cfg.objective == 'bert' else None
         sl = slice(r * self.per_rank, (r + 1) * self.per_rank)
-        x = self.tokens[idx[sl]]
+        if cfg.augment_pad or cfg.augment_flip:     # the whole global batch on every process, so the draws stay in step
+            x = augment_tokens(self.tokens[idx], cfg.image_size, cfg.augment_pad, cfg.augment_flip, 'replicate', self.gen)[sl]
+        else: x = self.tokens[idx[sl]]
         if self.rt.cuda: x = x.pin_memory()
         x = x.to(self.rt.device, non_blocking=True).long()
         return x, (None if mask is None else mask[sl].to(self.rt.device, non_blocking=True))
@@ -375,7 +380,7 @@ def _ddp_check_script(out_file) -> str:
 import json, os, torch
 from igpt_minimal.train import get_preset, train, prepare_data
 torch.set_num_threads(1)
-cfg = get_preset('tiny', max_steps=6, log_every=1, micro_batch_size=4)
+cfg = get_preset('tiny', max_steps=6, log_every=1, micro_batch_size=4, augment_pad=1)
 data = prepare_data(cfg)
 res = train(cfg, data['tokens_train'], progress=False, device='cpu')
 if int(os.environ.get('RANK', 0)) == 0: json.dump([r['loss'] for r in res.history], open({str(out_file)!r}, 'w'))
