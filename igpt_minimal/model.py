@@ -35,7 +35,16 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)    # official: c_fc
         self.proj = nn.Linear(4 * n_embd, n_embd, bias=bias)  # official: c_proj
-    def forward(self, x): return self.proj(quick_gelu(self.fc(x)))
+
+    def forward(self, x):
+        "proj(quick_gelu(fc(x))), through silu(1.702 z) / 1.702 (derivation above)."
+        s, fc, proj = 1.702, self.fc, self.proj
+        if x.shape[:-1].numel() <= x.shape[-1]:      # few rows (decoding with a KV cache): scale the small activations
+            return proj(F.silu(s * fc(x)) / s)
+        # many rows (training, probing): scale the two weight matrices instead of the (B, T, 4C) activations
+        h = F.silu(F.linear(x, fc.weight * s, None if fc.bias is None else fc.bias * s))   # (B, T, 4C)
+        return F.linear(h, proj.weight / s, proj.bias)                                     # (B, T, C)
+
 
 # %% ../nbs/02_model.ipynb #aec1a9bc
 class KVCache:
