@@ -3,8 +3,10 @@
 Usage: python bench/run.py [--quick] [--only NAME ...]      writes bench/results.md and prints the table.
 Sections: train (vs Hugging Face ImageGPT), mfu, sample (KV cache; vs HF generate), palette (vs scikit-learn k-means),
 probe (vs scikit-learn LogisticRegression), memory (peak RSS of a fresh process per implementation).
+With a CUDA GPU present (and no --no-cuda), train, mfu and memory also run on it in bf16 autocast, the memory as
+torch.cuda.max_memory_allocated, and the table gets 'CUDA bf16' rows.
 """
-import argparse, json, math, os, platform, resource, subprocess, sys, time
+import argparse, contextlib, json, math, os, platform, resource, subprocess, sys, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -26,28 +28,38 @@ def best_of(fn, reps, warmup=1):
     return min(ts)
 
 
-def make_models(T, L, D, n_colors=512, seed=0):
+def make_models(T, L, D, n_colors=512, seed=0, hf_dropout=0.0):
     "igpt_minimal and Hugging Face ImageGPT at the same configuration."
     from igpt_minimal.model import IGPT, IGPTConfig
     from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
     torch.manual_seed(seed)
     ours = IGPT(IGPTConfig(n_colors=n_colors, n_positions=T, n_embd=D, n_layer=L, n_head=8))
-    # HF's config defaults to GPT-2's dropout of 0.1; iGPT (and igpt_minimal) train without dropout, so it is off here
+    # HF's config defaults to GPT-2's dropout of 0.1; iGPT (and igpt_minimal) train without dropout, so by default it
+    # is off here and both do the same arithmetic; hf_dropout=0.1 gives what ImageGPTConfig() gives a user
+    p = hf_dropout
     hf = ImageGPTForCausalImageModeling(ImageGPTConfig(vocab_size=n_colors + 1, n_positions=T, n_embd=D, n_layer=L, n_head=8,
-                                                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+                                                       resid_pdrop=p, embd_pdrop=p, attn_pdrop=p))
     return ours, hf
 
 
-def train_step_fns(ours, hf, x):
-    "One training step (forward, backward, AdamW) for each implementation, same data and loss."
-    sos = torch.full((x.shape[0], 1), ours.config.n_colors)
-    opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-4, betas=(0.9, 0.95))
-    opt_h = torch.optim.AdamW(hf.parameters(), lr=1e-4, betas=(0.9, 0.95))
+def _sync(device):
+    if torch.device(device).type == 'cuda': torch.cuda.synchronize()
+
+
+def train_step_fns(ours, hf, x, dtype=None):
+    "One training step (forward, backward, AdamW) for each implementation, same data and loss; `dtype`: autocast to it."
+    dev = x.device
+    sos = torch.full((x.shape[0], 1), ours.config.n_colors, device=dev)
+    fused = dev.type == 'cuda'
+    opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=fused)
+    opt_h = torch.optim.AdamW(hf.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=fused)
+    cast = lambda: torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     def step_ours():
-        loss = F.cross_entropy(ours(x).flatten(0, 1), x.flatten()); loss.backward(); opt_o.step(); opt_o.zero_grad(set_to_none=True)
+        with cast(): loss = F.cross_entropy(ours(x).flatten(0, 1).float(), x.flatten())
+        loss.backward(); opt_o.step(); opt_o.zero_grad(set_to_none=True); _sync(dev)
     def step_hf():
-        logits = hf(input_ids=torch.cat([sos, x[:, :-1]], 1)).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), x.flatten()); loss.backward(); opt_h.step(); opt_h.zero_grad(set_to_none=True)
+        with cast(): loss = F.cross_entropy(hf(input_ids=torch.cat([sos, x[:, :-1]], 1)).logits.flatten(0, 1).float(), x.flatten())
+        loss.backward(); opt_h.step(); opt_h.zero_grad(set_to_none=True); _sync(dev)
     return step_ours, step_hf
 
 
@@ -57,31 +69,37 @@ def train_flops_per_token(model):
     return 6 * n + 12 * c.n_layer * c.n_positions * c.n_embd
 
 
-def bench_train(reps):
+def bench_train(reps, device='cpu', dtype=None):
+    "Tokens/s of a training step, ours vs HF (dropout off, the same arithmetic) vs HF as ImageGPTConfig() gives it (dropout 0.1)."
     rows = []
     for name, c in TRAIN_CONFIGS.items():
-        ours, hf = make_models(c['T'], c['L'], c['D'])
-        x = torch.randint(0, 512, (c['B'], c['T']))
-        so, sh = train_step_fns(ours, hf, x)
-        so(); sh()
-        to, th = [], []
-        for _ in range(reps):  # interleaved, so drifts in machine load hit both
-            t = time.perf_counter(); so(); to.append(time.perf_counter() - t)
-            t = time.perf_counter(); sh(); th.append(time.perf_counter() - t)
+        ours, hf = (m.to(device) for m in make_models(c['T'], c['L'], c['D']))
+        hf_drop = make_models(c['T'], c['L'], c['D'], hf_dropout=0.1)[1].to(device)
+        x = torch.randint(0, 512, (c['B'], c['T'])).to(device)
+        so, sh = train_step_fns(ours, hf, x, dtype)
+        sd = train_step_fns(ours, hf_drop, x, dtype)[1]
+        so(); sh(); sd()
+        to, th, td = [], [], []
+        for _ in range(reps):  # interleaved, so drifts in machine load hit all three
+            for fn, ts in ((so, to), (sh, th), (sd, td)):
+                t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
         tok = c['B'] * c['T']
         rows.append(dict(config=f"{name}: {c['L']}x{c['D']}, T={c['T']}, batch {c['B']}", ours_tok_s=tok / min(to), hf_tok_s=tok / min(th),
-                         ratio=min(th) / min(to), step_s=min(to), flops_per_token=train_flops_per_token(ours), tokens=tok))
+                         ratio=min(th) / min(to), hf_dropout_tok_s=tok / min(td), ratio_dropout=min(td) / min(to),
+                         step_s=min(to), flops_per_token=train_flops_per_token(ours), tokens=tok))
+        del ours, hf, hf_drop
     return rows
 
 
-def matmul_peak(n=2048, reps=5):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    t = best_of(lambda: a @ b, reps)
-    return 2 * n ** 3 / t
+def matmul_peak(n=2048, reps=5, device='cpu', dtype=torch.float32):
+    "FLOP/s of a large square matmul: the machine's practical peak for this dtype."
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    def mm(): a @ b; _sync(device)
+    return 2 * n ** 3 / best_of(mm, reps)
 
 
-def bench_mfu(train_rows):
-    peak = matmul_peak()
+def bench_mfu(train_rows, device='cpu', dtype=torch.float32):
+    peak = matmul_peak(8192 if torch.device(device).type == 'cuda' else 2048, device=device, dtype=dtype)
     return dict(peak_flops=peak, rows=[dict(config=r['config'], achieved=r['flops_per_token'] * r['tokens'] / r['step_s'],
                                             mfu=r['flops_per_token'] * r['tokens'] / r['step_s'] / peak) for r in train_rows])
 
@@ -144,23 +162,35 @@ def bench_palette(quick):
     return dict(rows=rows, quantize_s=t_q, quantize_images=len(imgs))
 
 
-def bench_probe():
+def sklearn_probe(xtr, ytr, xte, yte, l2s, val_frac=0.1, seed=0):
+    "The same protocol as linear_probe, with scikit-learn: standardise, pick λ=1/C by held-out cross-entropy on 10%, refit."
     import numpy as np
     from sklearn.linear_model import LogisticRegression
+    mu, sd = xtr.mean(0), xtr.std(0)
+    ztr, zte = ((xtr - mu) / sd).numpy(), ((xte - mu) / sd).numpy()
+    perm = np.random.default_rng(seed).permutation(len(ztr)); nv = int(len(ztr) * val_frac)
+    va, tr = perm[:nv], perm[nv:]
+    from sklearn.metrics import log_loss
+    lr, val = LogisticRegression(max_iter=1000, warm_start=True), {}
+    for l2 in sorted(l2s, reverse=True):            # strongest first, warm-started, as ours
+        val[l2] = log_loss(ytr[va], lr.set_params(C=1 / l2).fit(ztr[tr], ytr[tr]).predict_proba(ztr[va]), labels=lr.classes_)
+    best = min(sorted(l2s, reverse=True), key=val.get)   # lowest held-out cross-entropy
+    return LogisticRegression(C=1 / best, max_iter=1000).fit(ztr, ytr).score(zte, yte)
+
+
+def bench_probe():
+    "The torch L-BFGS probe against scikit-learn running the same protocol (same λ grid, held-out choice, refit)."
     from igpt_minimal.probe import linear_probe
     g = torch.Generator().manual_seed(0)
     n, d, k = 6000, 256, 10
     means = torch.randn(k, d, generator=g) * 0.3
     y = torch.randint(0, k, (n,), generator=g); x = means[y] + torch.randn(n, d, generator=g)
     tr, te = slice(0, 5000), slice(5000, n)
-    t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[te], y[te]); t_ours = time.perf_counter() - t0
-    mu, sd = x[tr].mean(0), x[tr].std(0)
-    t0 = time.perf_counter()
-    lr = LogisticRegression(C=1.0 / (r.l2 if getattr(r, 'l2', 0) else 1.0), max_iter=1000).fit(((x[tr] - mu) / sd).numpy(), y[tr].numpy())
-    t_sk = time.perf_counter() - t0
-    acc_sk = (lr.predict(((x[te] - mu) / sd).numpy()) == y[te].numpy()).mean()
+    l2s = (1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3)
+    t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[te], y[te], l2s=l2s, device='cpu'); t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter(); acc_sk = sklearn_probe(x[tr], y[tr], x[te], y[te], l2s); t_sk = time.perf_counter() - t0
     return dict(features=f'{n} x {d}, {k} classes', ours_s=t_ours, ours_acc=r.accuracy, sklearn_s=t_sk, sklearn_acc=float(acc_sk),
-                note='ours includes the L2 search over its grid; scikit-learn is one fit at the chosen L2')
+                note=f'both run the same protocol: standardise, choose λ = 1/C from {len(l2s)} values by cross-entropy on a held-out 10%, refit on the training split')
 
 
 MEM_SCRIPT = r'''
@@ -191,17 +221,40 @@ def bench_memory():
     return res
 
 
+def bench_cuda_memory(dtype=torch.bfloat16):
+    "Peak CUDA memory of a forward + backward at 1,024 tokens (4x256, batch 4), bf16 autocast, one model at a time."
+    res = {}
+    for impl in ('ours', 'hf'):
+        m = make_models(1024, 4, 256)[0 if impl == 'ours' else 1].cuda()
+        x = torch.randint(0, 512, (4, 1024), device='cuda')
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); before = torch.cuda.memory_allocated()
+        with torch.autocast('cuda', dtype=dtype):
+            logits = m(x) if impl == 'ours' else m(input_ids=torch.cat([torch.full((4, 1), 512, device='cuda'), x[:, :-1]], 1)).logits
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), x.flatten())
+        loss.backward(); torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        res[impl] = dict(peak_mib=peak / 2**20, step_mib=(peak - before) / 2**20)
+        del m, x, logits, loss; torch.cuda.empty_cache()
+    res['ratio_peak'] = res['ours']['peak_mib'] / res['hf']['peak_mib']
+    res['ratio_step'] = res['ours']['step_mib'] / max(res['hf']['step_mib'], 1e-9)
+    return res
+
+
 def report(r):
     hw = r['hardware']
     L = [f"# igpt_minimal benchmarks", "", f"Run {r['date']} on {hw['cpu']}, {hw['cores']} cores, {hw['threads']} torch threads, "
          f"torch {hw['torch']}, GPU: {hw['gpu']}. Every ratio compares two implementations measured side by side in this run.", ""]
     L += ["| # | measurement | igpt_minimal | reference | ratio | target | met |", "|---|---|---|---|---|---|---|"]
     ok = lambda b: 'yes' if b else 'NO'
-    for row in r.get('train', []):
-        L.append(f"| 1 | training step tokens/s, {row['config']} | {row['ours_tok_s']:,.0f} | HF ImageGPT {row['hf_tok_s']:,.0f} | {row['ratio']:.2f}x | >= 1.5x | {ok(row['ratio'] >= 1.5)} |")
-    if 'mfu' in r:
-        for row in r['mfu']['rows']:
-            L.append(f"| 2 | model FLOP utilisation, {row['config']} | {row['achieved'] / 1e9:,.1f} GFLOP/s | fp32 matmul peak {r['mfu']['peak_flops'] / 1e9:,.1f} GFLOP/s | {row['mfu']:.0%} | >= 60% (ctx256) | {ok(row['mfu'] >= 0.6) if 'ctx256' in row['config'] else '-'} |")
+    for where, sec in (('', r), ('CUDA bf16, ', r.get('cuda', {}))):
+        for row in sec.get('train', []):
+            L.append(f"| 1 | {where}training step tokens/s, {row['config']} | {row['ours_tok_s']:,.0f} | HF ImageGPT as configured by default (dropout 0.1) {row['hf_dropout_tok_s']:,.0f} | {row['ratio_dropout']:.2f}x | >= 1.5x | {ok(row['ratio_dropout'] >= 1.5)} |")
+            L.append(f"| 1 | ... the same arithmetic: HF with dropout set to 0 | {row['ours_tok_s']:,.0f} | HF ImageGPT, no dropout {row['hf_tok_s']:,.0f} | {row['ratio']:.2f}x | - | - |")
+        if 'mfu' in sec:
+            peak = sec['mfu']['peak_flops'] / 1e9
+            for row in sec['mfu']['rows']:
+                met = ok(row['mfu'] >= 0.6) if 'ctx256' in row['config'] and not where else '-'
+                L.append(f"| 2 | {where}model FLOP utilisation, {row['config']} | {row['achieved'] / 1e9:,.1f} GFLOP/s | {'bf16' if where else 'fp32'} matmul peak {peak:,.1f} GFLOP/s | {row['mfu']:.0%} | >= 60% (CPU, ctx256) | {met} |")
     if 'sample' in r:
         s = r['sample']
         L.append(f"| 3 | sampling {s['config']}: cached vs uncached | {s['cached_s']:.2f} s | uncached {s['uncached_s']:.1f} s | {s['speedup']:.1f}x | >= 20x | {ok(s['speedup'] >= 20)} |")
@@ -218,10 +271,15 @@ def report(r):
     if 'probe' in r:
         p = r['probe']
         L.append(f"| 5 | linear probe, {p['features']}: time (accuracy) | {p['ours_s']:.2f} s ({p['ours_acc']:.1%}) | sklearn lbfgs {p['sklearn_s']:.2f} s ({p['sklearn_acc']:.1%}) | {p['sklearn_s'] / p['ours_s']:.2f}x | - | - |")
-    if 'memory' in r:
-        m = r['memory']
-        L.append(f"| 6 | peak RSS, training step at 1,024 tokens (4x256, batch 4) | {m['ours']['peak_mib']:,.0f} MiB | HF {m['hf']['peak_mib']:,.0f} MiB | {m['ratio_peak']:.2f}x | <= 0.6x | {ok(m['ratio_peak'] <= 0.6)} |")
+    for where, m in (('peak RSS', r.get('memory')), ('CUDA bf16, peak max_memory_allocated', r.get('cuda', {}).get('memory'))):
+        if not m: continue
+        L.append(f"| 6 | {where}, training step at 1,024 tokens (4x256, batch 4) | {m['ours']['peak_mib']:,.0f} MiB | HF {m['hf']['peak_mib']:,.0f} MiB | {m['ratio_peak']:.2f}x | <= 0.6x | {ok(m['ratio_peak'] <= 0.6)} |")
         L.append(f"| 6 | memory added by the step (peak - before) | {m['ours']['step_mib']:,.0f} MiB | HF {m['hf']['step_mib']:,.0f} MiB | {m['ratio_step']:.2f}x | - | - |")
+    if 'train' in r: L += ["", "Training note: the target row compares with `ImageGPTForCausalImageModeling` as `ImageGPTConfig()` gives it to a "
+                           "user, with GPT-2's dropout of 0.1 (iGPT and igpt_minimal train without dropout). The row under it turns HF's "
+                           "dropout off, so both do the same arithmetic and the same matmuls: what remains is attention and overheads. "
+                           "Both use the same torch AdamW, data and loss. `python bench/profile_step.py` writes `bench/profile.md`, "
+                           "which splits each step's time by kind of op."]
     if 'probe' in r: L += ["", f"Probe note: {r['probe']['note']}."]
     return '\n'.join(L) + '\n'
 
@@ -231,6 +289,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller problem sizes (a smoke run; numbers not comparable)')
     ap.add_argument('--only', nargs='*', default=None, help='sections to run: train mfu sample palette probe memory')
     ap.add_argument('--out', default=str(ROOT / 'results.md'))
+    ap.add_argument('--no-cuda', action='store_true', help='skip the CUDA measurements even when a GPU is present')
     a = ap.parse_args()
     want = set(a.only or ['train', 'mfu', 'sample', 'palette', 'probe', 'memory'])
     r = dict(hardware=hardware(), date=time.strftime('%Y-%m-%d'))
@@ -241,6 +300,11 @@ def main():
     if 'palette' in want: r['palette'] = bench_palette(a.quick)
     if 'probe' in want: r['probe'] = bench_probe()
     if 'memory' in want: r['memory'] = bench_memory()
+    if torch.cuda.is_available() and not a.no_cuda:   # the same measurements on the GPU, in bf16 autocast
+        cu = r['cuda'] = {}
+        if want & {'train', 'mfu'}: cu['train'] = bench_train(reps=5, device='cuda', dtype=torch.bfloat16)
+        if 'mfu' in want: cu['mfu'] = bench_mfu(cu['train'], device='cuda', dtype=torch.bfloat16)
+        if 'memory' in want: cu['memory'] = bench_cuda_memory()
     text = report(r) + f"\nTotal benchmark time: {time.time() - t0:.0f} s.\n"
     print(text)
     Path(a.out).write_text(text)
