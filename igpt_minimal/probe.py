@@ -13,7 +13,8 @@ from .model import IGPT
 from .losses import bert_loss
 
 # %% auto #0
-__all__ = ['extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'plot_probe_layers', 'FinetuneResult', 'finetune']
+__all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'plot_probe_layers', 'FinetuneResult',
+           'finetune']
 
 # %% ../nbs/06_probe.ipynb #9506f050
 def _check_layers(layer, n_layer:int) -> list[int]:
@@ -79,11 +80,14 @@ class ProbeResult:
     l2:float              # the chosen strength λ (= 1/C in scikit-learn's terms)
     train_accuracy:float  # accuracy on the training split (how much it overfits)
     val_accuracy:dict     # held-out accuracy for every λ tried
+    val_loss:dict         # held-out cross-entropy for every λ tried (the lowest picks λ)
     seconds:float         # wall time
 
 # %% ../nbs/06_probe.ipynb #b2dc78fb
+L2_GRID = (1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3)   # the default candidate strengths λ = 1/C
+
 def linear_probe(train_x, train_y, test_x, test_y,
-                 l2s=(1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3), # candidate L2 strengths λ = 1/C
+                 l2s=L2_GRID,         # candidate L2 strengths λ = 1/C
                  val_frac:float=0.1,  # share of the training split held out to choose λ
                  max_iter:int=100,    # L-BFGS iterations per fit
                  seed:int=0,          # seeds the held-out split
@@ -102,10 +106,12 @@ def linear_probe(train_x, train_y, test_x, test_y,
     perm = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed)).to(dev)
     va, tr = perm[:max(1, int(len(xtr) * val_frac))], perm[max(1, int(len(xtr) * val_frac)):]
     acc = lambda w, x, y: (x @ w[:-1] + w[-1]).argmax(1).eq(y).float().mean().item()
-    val = {l2: acc(w, xtr[va], ytr[va]) for l2, w in zip(l2s, _fit_logreg(xtr[tr], ytr[tr], k, l2s, max_iter))}
-    best = max(l2s, key=lambda l2: val[l2])                  # first maximum = the strongest λ among ties
+    ws = _fit_logreg(xtr[tr], ytr[tr], k, l2s, max_iter)
+    val = {l2: acc(w, xtr[va], ytr[va]) for l2, w in zip(l2s, ws)}
+    loss = {l2: F.cross_entropy(xtr[va] @ w[:-1] + w[-1], ytr[va]).item() for l2, w in zip(l2s, ws)}
+    best = min(l2s, key=lambda l2: loss[l2])                 # lowest held-out cross-entropy (first = strongest λ among ties)
     w, = _fit_logreg(xtr, ytr, k, [best], max_iter)
-    return ProbeResult(acc(w, xte, yte), best, acc(w, xtr, ytr), val, time.time() - t0)
+    return ProbeResult(acc(w, xte, yte), best, acc(w, xtr, ytr), val, loss, time.time() - t0)
 
 # %% ../nbs/06_probe.ipynb #e43215db
 def probe_layers(model:IGPT, train_seqs, train_y, test_seqs, test_y,

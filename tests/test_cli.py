@@ -20,6 +20,7 @@ def test_demo_short(tmp_path):
     for k in ('test_nll_bits_per_token', 'train_seconds', 'steps', 'probe_accuracy', 'best_layer', 'probe_accuracy_by_layer', 'pixel_baseline_accuracy'):
         assert k in m, k
     assert m['steps'] == 30 and m['test_nll_bits_per_token'] < 4.0
+    assert m['pixel_baseline_accuracy'] <= m['pixel_baseline_best_accuracy'] <= 1   # the best λ over the grid includes the chosen one
     for f in ('completions.png', 'loss.png', 'probe_layers.png'):
         assert (tmp_path / 'demo' / f).read_bytes()[:4] == b'\x89PNG'
     r = igpt('demo', '--out', tmp_path / 'demo', '--quiet')           # refuses to overwrite the run

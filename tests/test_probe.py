@@ -38,6 +38,7 @@ def test_probe_agrees_with_sklearn():
     x, y = blobs()
     r = linear_probe(x[:200], y[:200], x[200:], y[200:])
     assert r.l2 in r.val_accuracy and 0.5 < r.accuracy <= 1 and r.train_accuracy >= r.accuracy - 0.1
+    assert set(r.val_loss) == set(r.val_accuracy) and r.l2 == min(r.val_loss, key=r.val_loss.get)   # λ: lowest held-out cross-entropy
     mu, sd = x[:200].mean(0), x[:200].std(0)
     sk = LogisticRegression(C=1 / r.l2, max_iter=5000).fit(((x[:200] - mu) / sd).numpy(), y[:200].numpy())
     assert abs(sk.score(((x[200:] - mu) / sd).numpy(), y[200:].numpy()) - r.accuracy) <= 0.01
