@@ -20,7 +20,7 @@ CATEGORIES = [  # (category, substrings of aten op names); first match wins
     ('norms', ('layer_norm', 'rms_norm')),
     ('optimiser (AdamW)', ('_foreach', 'adam')),
     ('loss', ('cross_entropy', 'nll_loss', 'log_softmax')),
-    ('activation', ('gelu', 'sigmoid', 'tanh')),
+    ('activation', ('gelu', 'silu', 'sigmoid', 'tanh')),
     ('copies and layout (copy_, cat, clone, contiguous)', ('copy_', 'aten::cat', 'clone', 'contiguous', 'to_copy', 'aten::t', 'transpose', 'view', 'reshape', 'permute', 'split', 'chunk', 'unsafe', 'slice', 'select', 'expand', 'as_strided')),
     ('other elementwise (add, mul, fill, ...)', ('',)),
 ]
