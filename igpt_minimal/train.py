@@ -68,7 +68,7 @@ class TrainConfig:
 # %% ../nbs/04_train.ipynb #211fe64c
 TRAIN_PRESETS = {
     'tiny':         dict(n_embd=32, n_layer=2, n_head=2, batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
-    'digits':       dict(n_embd=128, n_layer=4, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1000, weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
+    'digits':       dict(n_embd=64, n_layer=12, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1000, weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
     'cifar10-tiny': dict(data='cifar10', image_size=8, n_colors=16, n_embd=32, n_layer=2, n_head=2, batch_size=16, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
     'cifar10-s':    dict(data='cifar10', image_size=32, n_colors=512, n_embd=512, n_layer=24, n_head=8, batch_size=64, lr=1e-3, warmup_steps=5000, max_steps=100_000, eval_every=2500, eval_samples=10_000, ckpt_every=2500, log_every=50),
     'cifar10-24gb': dict(data='cifar10', image_size=24, n_colors=512, n_embd=512, n_layer=16, n_head=8, batch_size=64, micro_batch_size=32, lr=1e-3, warmup_steps=5000, max_steps=100_000, eval_every=2500, eval_samples=10_000, ckpt_every=2500, log_every=50),
