@@ -180,13 +180,13 @@ def sklearn_probe(xtr, ytr, xte, yte, l2s, val_frac=0.1, seed=0):
 
 def bench_probe():
     "The torch L-BFGS probe against scikit-learn running the same protocol (same λ grid, held-out choice, refit)."
-    from igpt_minimal.probe import linear_probe
+    from igpt_minimal.probe import linear_probe, L2_GRID
     g = torch.Generator().manual_seed(0)
     n, d, k = 6000, 256, 10
     means = torch.randn(k, d, generator=g) * 0.3
     y = torch.randint(0, k, (n,), generator=g); x = means[y] + torch.randn(n, d, generator=g)
     tr, te = slice(0, 5000), slice(5000, n)
-    l2s = (1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3)
+    l2s = L2_GRID                                   # the library's default grid, for both
     t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[te], y[te], l2s=l2s, device='cpu'); t_ours = time.perf_counter() - t0
     t0 = time.perf_counter(); acc_sk = sklearn_probe(x[tr], y[tr], x[te], y[te], l2s); t_sk = time.perf_counter() - t0
     return dict(features=f'{n} x {d}, {k} classes', ours_s=t_ours, ours_acc=r.accuracy, sklearn_s=t_sk, sklearn_acc=float(acc_sk),
