@@ -6,7 +6,7 @@ probe (vs scikit-learn LogisticRegression), memory (peak RSS of a fresh process 
 With a CUDA GPU present (and no --no-cuda), train, mfu and memory also run on it in bf16 autocast, the memory as
 torch.cuda.max_memory_allocated, and the table gets 'CUDA bf16' rows.
 """
-import argparse, contextlib, json, math, os, platform, resource, subprocess, sys, time
+import argparse, contextlib, json, re, math, os, platform, resource, subprocess, sys, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -64,9 +64,10 @@ def train_step_fns(ours, hf, x, dtype=None):
 
 
 def train_flops_per_token(model):
+    "Training FLOPs per token of an AR model: 6N, plus causal attention's scores and weighted sums (half of T×T: 6LTd)."
     c = model.config
     n = sum(p.numel() for p in model.parameters())
-    return 6 * n + 12 * c.n_layer * c.n_positions * c.n_embd
+    return 6 * n + 6 * c.n_layer * c.n_positions * c.n_embd
 
 
 def bench_train(reps, device='cpu', dtype=None):
@@ -162,35 +163,32 @@ def bench_palette(quick):
     return dict(rows=rows, quantize_s=t_q, quantize_images=len(imgs))
 
 
-def sklearn_probe(xtr, ytr, xte, yte, l2s, val_frac=0.1, seed=0):
-    "The same protocol as linear_probe, with scikit-learn: standardise, pick λ=1/C by held-out cross-entropy on 10%, refit."
-    import numpy as np
+def sklearn_probe(xtr, ytr, xva, yva, xte, yte, l2s):
+    "The same protocol as linear_probe, with scikit-learn: standardise, choose λ=1/C by validation cross-entropy, score the test split."
     from sklearn.linear_model import LogisticRegression
-    mu, sd = xtr.mean(0), xtr.std(0)
-    ztr, zte = ((xtr - mu) / sd).numpy(), ((xte - mu) / sd).numpy()
-    perm = np.random.default_rng(seed).permutation(len(ztr)); nv = int(len(ztr) * val_frac)
-    va, tr = perm[:nv], perm[nv:]
     from sklearn.metrics import log_loss
-    lr, val = LogisticRegression(max_iter=1000, warm_start=True), {}
+    mu, sd = xtr.mean(0), xtr.std(0)
+    ztr, zva, zte = (((x - mu) / sd).numpy() for x in (xtr, xva, xte))
+    lr, fits = LogisticRegression(max_iter=1000, warm_start=True), {}
     for l2 in sorted(l2s, reverse=True):            # strongest first, warm-started, as ours
-        val[l2] = log_loss(ytr[va], lr.set_params(C=1 / l2).fit(ztr[tr], ytr[tr]).predict_proba(ztr[va]), labels=lr.classes_)
-    best = min(sorted(l2s, reverse=True), key=val.get)   # lowest held-out cross-entropy
-    return LogisticRegression(C=1 / best, max_iter=1000).fit(ztr, ytr).score(zte, yte)
+        lr.set_params(C=1 / l2).fit(ztr, ytr)
+        fits[l2] = (log_loss(yva, lr.predict_proba(zva), labels=lr.classes_), lr.score(zte, yte))
+    return min(sorted(l2s, reverse=True), key=lambda l2: fits[l2][0]), fits   # lowest validation cross-entropy
 
 
 def bench_probe():
-    "The torch L-BFGS probe against scikit-learn running the same protocol (same λ grid, held-out choice, refit)."
+    "The torch L-BFGS probe against scikit-learn running the same protocol (same λ grid, choice on validation)."
     from igpt_minimal.probe import linear_probe, L2_GRID
     g = torch.Generator().manual_seed(0)
-    n, d, k = 6000, 256, 10
+    n, d, k = 6600, 256, 10
     means = torch.randn(k, d, generator=g) * 0.3
     y = torch.randint(0, k, (n,), generator=g); x = means[y] + torch.randn(n, d, generator=g)
-    tr, te = slice(0, 5000), slice(5000, n)
+    tr, va, te = slice(0, 5000), slice(5000, 5600), slice(5600, n)
     l2s = L2_GRID                                   # the library's default grid, for both
-    t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[te], y[te], l2s=l2s, device='cpu'); t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter(); acc_sk = sklearn_probe(x[tr], y[tr], x[te], y[te], l2s); t_sk = time.perf_counter() - t0
-    return dict(features=f'{n} x {d}, {k} classes', ours_s=t_ours, ours_acc=r.accuracy, sklearn_s=t_sk, sklearn_acc=float(acc_sk),
-                note=f'both run the same protocol: standardise, choose λ = 1/C from {len(l2s)} values by cross-entropy on a held-out 10%, refit on the training split')
+    t0 = time.perf_counter(); r = linear_probe(x[tr], y[tr], x[va], y[va], x[te], y[te], l2s=l2s, device='cpu'); t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter(); l2_sk, fits = sklearn_probe(x[tr], y[tr], x[va], y[va], x[te], y[te], l2s); t_sk = time.perf_counter() - t0
+    return dict(features=f'{n} x {d}, {k} classes', ours_s=t_ours, ours_acc=r.test_accuracy, sklearn_s=t_sk, sklearn_acc=float(fits[l2_sk][1]),
+                note=f'both run the same protocol: standardise, fit every λ = 1/C of {len(l2s)} on the training split, keep the lowest validation cross-entropy, score the test split')
 
 
 MEM_SCRIPT = r'''
@@ -284,13 +282,33 @@ def report(r):
     return '\n'.join(L) + '\n'
 
 
+def recount(out:Path):
+    "Model FLOP utilisation of a stored run, recounted with causal attention as half the scores (the timings are the run's)."
+    r = json.loads(out.with_suffix('.json').read_text())
+    for sec in (r, r.get('cuda', {})):
+        for row in sec.get('train', []):
+            L, d, T = map(int, re.match(r'.*?(\d+)x(\d+), T=(\d+)', row['config']).groups())
+            row['flops_per_token'] -= 6 * L * T * d if row.get('attention_counted') != 'causal half' else 0
+            row['attention_counted'] = 'causal half'
+        if 'mfu' in sec:
+            peak = sec['mfu']['peak_flops']
+            sec['mfu']['rows'] = [dict(config=t['config'], achieved=t['flops_per_token'] * t['tokens'] / t['step_s'],
+                                       mfu=t['flops_per_token'] * t['tokens'] / t['step_s'] / peak) for t in sec['train']]
+    out.write_text(report(r) + f"\nMFU recounted on {time.strftime('%Y-%m-%d')} from this run's timings (`python bench/run.py --recount`): "
+                   "causal attention now counts half the T×T scores.\n")
+    out.with_suffix('.json').write_text(json.dumps(r, indent=1, default=float))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--quick', action='store_true', help='smaller problem sizes (a smoke run; numbers not comparable)')
     ap.add_argument('--only', nargs='*', default=None, help='sections to run: train mfu sample palette probe memory')
     ap.add_argument('--out', default=str(ROOT / 'results.md'))
     ap.add_argument('--no-cuda', action='store_true', help='skip the CUDA measurements even when a GPU is present')
+    ap.add_argument('--recount', action='store_true',
+                    help="rewrite results.md and results.json from the stored run with the current FLOP count (no new timing)")
     a = ap.parse_args()
+    if a.recount: return recount(Path(a.out))
     want = set(a.only or ['train', 'mfu', 'sample', 'palette', 'probe', 'memory'])
     r = dict(hardware=hardware(), date=time.strftime('%Y-%m-%d'))
     t0 = time.time()

@@ -5,6 +5,7 @@
 # %% ../nbs/08_cli.ipynb #d621574d
 from __future__ import annotations
 import argparse, json, os, platform, sys, time
+from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,14 +13,14 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .train import (TRAIN_PRESETS, GPU_PEAK_BF16, get_preset, prepare_data, train, load_model,
+from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, GPU_PEAK_BF16, get_preset, prepare_data, train, load_model,
                                 setup_device, plan, format_plan, CKPT_NAME)
 from .sample import complete_images, completion_grid, image_grid
-from .probe import probe_layers, linear_probe, plot_probe_layers, L2_GRID
+from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'run_probe', 'cmd_probe', 'cmd_plan', 'run_demo', 'cmd_demo', 'build_parser',
-           'main']
+__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'run_probe', 'format_probe', 'cmd_probe', 'cmd_plan', 'run_demo', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -27,6 +28,10 @@ def _run_dir(path, must_exist=False) -> Path:
     if p.exists() and not p.is_dir(): raise ValueError(f"{p} is a file, not a directory: give --out a directory path")
     if must_exist and not p.exists(): raise FileNotFoundError(f"{p} does not exist: pass the directory of a training run")
     return p
+
+def _run_of(ckpt) -> Path:
+    "The run directory of --ckpt, which names a run directory or a checkpoint file in one."
+    return Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
 
 def _split(out:Path, cfg, split:str, data_path=None):
     "Token sequences and labels of a split, from the run's cache (or freshly prepared)."
@@ -47,21 +52,22 @@ def cmd_train(a):
     if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
     data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5)
     if rt.distributed and rt.is_main: torch.distributed.barrier()
-    res = train(cfg, data['tokens_train'], data['tokens_test'], out_dir=out, resume=a.resume, palette=data['palette'],
+    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
                 progress=not a.quiet, device=a.device)
     if rt.is_main:
         msg = f"trained {res.step} steps in {res.seconds:.0f} s"
-        if res.val_nll is not None: msg += f"; held-out NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, cfg.channels):.3f} bits/dim)"
+        if res.val_nll is not None: msg += f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, cfg.channels):.3f} bits/dim)"
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
 
 # %% ../nbs/08_cli.ipynb #74c1e300
 def cmd_sample(a):
     "Unconditional samples, or (--complete) completions of held-out images' bottom halves, as a PNG grid."
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
+    if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample images left to right; sample an AR run")
     out = Path(a.out)
     if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path")
     out.parent.mkdir(parents=True, exist_ok=True)
-    toks, _, palette = _split(Path(a.ckpt), cfg, 'test', a.data_path)
+    toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path)
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
     H = cfg.image_size
     imgs = dequantize(unraster(toks[:a.n].long(), H, H), palette)
@@ -81,29 +87,36 @@ def _parse_layers(spec:str, n_layer:int):
     return layers
 
 def run_probe(model, cfg, run_dir:Path, layers='all', data_path=None, plot_path=None) -> dict:
-    "Linear probe of every requested layer and of raw pixels; writes the plot; returns the numbers."
+    "Linear probes of every requested layer and of raw pixels, choices on validation, test scored once; the report."
     d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
-    trx, try_, tex, tey, palette = d['tokens_train'], d['labels_train'], d['tokens_test'], d['labels_test'], d['palette']
+    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
     layers = _parse_layers(layers, cfg.n_layer) if isinstance(layers, str) else layers
-    acc = probe_layers(model, trx.long(), try_, tex.long(), tey, layers=layers)
-    pix = lambda t: dequantize(unraster(t.long(), cfg.image_size, cfg.image_size), palette).flatten(1).float() / 255
-    ptr, pte = pix(trx), pix(tex)
-    base = linear_probe(ptr, try_, pte, tey).accuracy
-    best_pix = max(linear_probe(ptr, try_, pte, tey, l2s=(l2,)).accuracy for l2 in L2_GRID)   # λ chosen on the test split
-    best = max(acc, key=acc.get)
-    if plot_path is not None: plot_probe_layers(acc, base, path=plot_path)
-    return dict(probe_accuracy=acc[best], best_layer=best, probe_accuracy_by_layer={int(k): v for k, v in acc.items()},
-                pixel_baseline_accuracy=base, pixel_baseline_best_accuracy=best_pix)
+    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
+    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
+    pixels = linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
+    if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
+    return probe_report(by_layer, pixels)
+
+def _pct_ci(acc, ci) -> str: return f"{acc:.1%} [{ci[0]:.1%}, {ci[1]:.1%}]"
+
+def format_probe(r:dict) -> str:
+    "A probe report as a table: each layer's validation and test accuracy, the chosen layer, pixels, the paired difference."
+    rows = [f"{'layer':>6}  {'val':>7}  {'test':>7}"]
+    for l, va in r['probe_val_accuracy_by_layer'].items():
+        rows.append(f"{l:>6}  {va:7.2%}  {r['probe_test_accuracy_by_layer'][l]:7.2%}{'  <- chosen on validation' if l == r['probe_layer'] else ''}")
+    rows.append(f"{'pixels':>6}  {r['pixel_val_accuracy']:7.2%}  {r['pixel_test_accuracy']:7.2%}  (the same probe on the model's input pixels)")
+    d, ci = r['probe_minus_pixel'], r['probe_minus_pixel_ci95']
+    rows.append(f"layer {r['probe_layer']}: {_pct_ci(r['probe_test_accuracy'], r['probe_test_ci95'])} vs pixels {_pct_ci(r['pixel_test_accuracy'], r['pixel_test_ci95'])} "
+                f"on {r['n_test']} test images (95% intervals); difference {d:+.1%} [{ci[0]:+.1%}, {ci[1]:+.1%}] paired, McNemar p = {r['mcnemar_p']:.2g}")
+    return '\n'.join(rows)
 
 def cmd_probe(a):
     "Per-layer linear-probe accuracy of a checkpoint, with the raw-pixel baseline; writes probe_layers.png."
     model, cfg, _ = load_model(a.ckpt, setup_device(a.device).device)
-    run = Path(a.ckpt) if Path(a.ckpt).is_dir() else Path(a.ckpt).parent
+    run = _run_of(a.ckpt)
     plot = Path(a.plot) if a.plot else run/'probe_layers.png'
     r = run_probe(model, cfg, run, a.layers, a.data_path, plot)
-    print(f"{'layer':>5}  accuracy")
-    for l, acc in r['probe_accuracy_by_layer'].items(): print(f"{l:>5}  {acc:8.2%}{'  <- best' if l == r['best_layer'] else ''}")
-    print(f"{'pixels':>5}  {r['pixel_baseline_accuracy']:8.2%}  (same probe on raw pixels; {r['pixel_baseline_best_accuracy']:.2%} at its best λ on the test split)\nplot: {plot}")
+    print(format_probe(r) + f"\nplot: {plot}")
     (run/'probe.json').write_text(json.dumps(r, indent=1))
 
 # %% ../nbs/08_cli.ipynb #dc6f5af3
@@ -121,25 +134,23 @@ def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True) -> di
     if (out/CKPT_NAME).exists(): raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
     cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps else {}))
     data = prepare_data(cfg, out)
-    res = train(cfg, data['tokens_train'], data['tokens_test'], out_dir=out, palette=data['palette'], progress=progress)
-    nll = res.val_nll                                # the final evaluation covered the whole test split (360 < eval_samples)
-    assert cfg.eval_samples >= len(data['tokens_test'])
+    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress)
+    nll = evaluate(res.model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))   # the test split, once
     imgs, _ = load_digits(train=False)
     idx = torch.arange(0, len(imgs), len(imgs) // 8)[:8]
     comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=torch.Generator().manual_seed(seed))
     completion_grid(imgs[idx], comp, path=out/'completions.png')
     probe = run_probe(res.model, cfg, out, 'all', plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
-             steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(), preset='digits')
+             val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(), preset='digits')
     (out/'metrics.json').write_text(json.dumps(m, indent=1))
     return m
 
 def cmd_demo(a):
     "Train a small iGPT on the embedded digits on CPU, complete half-images, probe, write PNGs and metrics.json."
     m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet)
-    print(f"held-out NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps ({m['train_seconds']:.0f} s training)")
-    print(f"linear probe: best layer {m['best_layer']} {m['probe_accuracy']:.1%} vs raw pixels {m['pixel_baseline_accuracy']:.1%} "
-          f"({m['pixel_baseline_best_accuracy']:.1%} at the pixels' best λ on the test split)")
+    print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps ({m['train_seconds']:.0f} s training)")
+    print(format_probe(m))
     print(f"wrote {a.out}/completions.png, loss.png, probe_layers.png, metrics.json in {m['total_seconds']:.0f} s")
 
 # %% ../nbs/08_cli.ipynb #5b0a1da7
@@ -156,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--seed', type=int, default=0); d.add_argument('--quiet', action='store_true', help='no progress bar')
     t = add('train', cmd_train, epilog=f'presets: {presets}')
     t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
-    t.add_argument('--data', choices=['digits', 'cifar10'], help="dataset (default: the preset's)")
-    t.add_argument('--data-path', help='cifar-10-python.tar.gz (or its extracted folder) for --data cifar10')
+    t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")
+    t.add_argument('--data-path', help='cifar-10-python.tar.gz (or its folder) for cifar10; the folder of the four IDX files for fashion-mnist')
     t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives you built yourself)")
     t.add_argument('--out', required=True, help='run directory: checkpoint, metrics, token cache')
     t.add_argument('--max-steps', type=int, help="override the preset's steps (the schedule follows)")

@@ -13,8 +13,8 @@ from .model import IGPT
 from .losses import bert_loss
 
 # %% auto #0
-__all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'plot_probe_layers', 'FinetuneResult',
-           'finetune']
+__all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers',
+           'wilson_interval', 'paired_difference', 'probe_report', 'FinetuneResult', 'finetune']
 
 # %% ../nbs/06_probe.ipynb #9506f050
 def _check_layers(layer, n_layer:int) -> list[int]:
@@ -75,81 +75,131 @@ def _check_xy(x, y, name:str):
 
 @dataclass
 class ProbeResult:
-    "What `linear_probe` returns."
-    accuracy:float        # test accuracy of the probe refit on the whole training split
-    l2:float              # the chosen strength λ (= 1/C in scikit-learn's terms)
-    train_accuracy:float  # accuracy on the training split (how much it overfits)
-    val_accuracy:dict     # held-out accuracy for every λ tried
-    val_loss:dict         # held-out cross-entropy for every λ tried (the lowest picks λ)
-    seconds:float         # wall time
+    "What `linear_probe` returns: a probe fitted on the training split, its λ chosen on the validation split."
+    l2:float                  # the chosen strength λ (= 1/C in scikit-learn's terms)
+    val_accuracy:float        # validation accuracy at that λ
+    val_loss:float            # validation cross-entropy at that λ (the lowest over the grid)
+    train_accuracy:float      # accuracy on the training split (how much it overfits)
+    test_accuracy:float|None  # test accuracy at that λ (None without a test split)
+    test_correct:torch.Tensor|None  # (N_test,) bool: which test images it got right, for paired comparisons
+    val_loss_by_l2:dict       # validation cross-entropy for every λ tried
+    seconds:float             # wall time
+
 
 # %% ../nbs/06_probe.ipynb #b2dc78fb
 L2_GRID = (1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3)   # the default candidate strengths λ = 1/C
 
-def linear_probe(train_x, train_y, test_x, test_y,
+def linear_probe(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
                  l2s=L2_GRID,         # candidate L2 strengths λ = 1/C
-                 val_frac:float=0.1,  # share of the training split held out to choose λ
                  max_iter:int=100,    # L-BFGS iterations per fit
-                 seed:int=0,          # seeds the held-out split
                  device=None,         # where to fit; default: CUDA if available, else CPU
                 ) -> ProbeResult:
-    "Multinomial logistic regression on standardised features, λ chosen on held-out training data; test accuracy."
+    "Multinomial logistic regression on standardised features; λ chosen on validation, then the test split scored once."
     t0 = time.time()
-    (xtr, ytr), (xte, yte) = _check_xy(train_x, train_y, 'train'), _check_xy(test_x, test_y, 'test')
-    if xtr.shape[1] != xte.shape[1]: raise ValueError(f"train_x has {xtr.shape[1]} features but test_x has {xte.shape[1]}: use the same layer for both")
+    (xtr, ytr), (xva, yva) = _check_xy(train_x, train_y, 'train'), _check_xy(val_x, val_y, 'val')
+    xte, yte = _check_xy(test_x, test_y, 'test') if test_x is not None else (xva[:0], yva[:0])
+    for name, x in (('val', xva), ('test', xte)):
+        if x.shape[1] != xtr.shape[1]: raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the same layer for all splits")
     if len(ytr.unique()) < 2: raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a probe needs at least two classes")
+    if not len(l2s): raise ValueError("l2s is empty: pass at least one strength, e.g. L2_GRID")
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     mu, sd = xtr.mean(0), xtr.std(0)
     sd = torch.where(sd > 0, sd, torch.ones_like(sd))
-    xtr, xte, ytr, yte = ((xtr - mu) / sd).to(dev), ((xte - mu) / sd).to(dev), ytr.to(dev), yte.to(dev)
-    k, l2s = int(max(ytr.max(), yte.max())) + 1, sorted(l2s, reverse=True)
-    perm = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed)).to(dev)
-    va, tr = perm[:max(1, int(len(xtr) * val_frac))], perm[max(1, int(len(xtr) * val_frac)):]
-    acc = lambda w, x, y: (x @ w[:-1] + w[-1]).argmax(1).eq(y).float().mean().item()
-    ws = _fit_logreg(xtr[tr], ytr[tr], k, l2s, max_iter)
-    val = {l2: acc(w, xtr[va], ytr[va]) for l2, w in zip(l2s, ws)}
-    loss = {l2: F.cross_entropy(xtr[va] @ w[:-1] + w[-1], ytr[va]).item() for l2, w in zip(l2s, ws)}
-    best = min(l2s, key=lambda l2: loss[l2])                 # lowest held-out cross-entropy (first = strongest λ among ties)
-    w, = _fit_logreg(xtr, ytr, k, [best], max_iter)
-    return ProbeResult(acc(w, xte, yte), best, acc(w, xtr, ytr), val, loss, time.time() - t0)
+    (xtr, xva, xte), (ytr, yva, yte) = [((x - mu) / sd).to(dev) for x in (xtr, xva, xte)], [y.to(dev) for y in (ytr, yva, yte)]
+    k, l2s = int(torch.cat([ytr, yva, yte]).max()) + 1, sorted(l2s, reverse=True)
+    logits = lambda w, x: x @ w[:-1] + w[-1]
+    ws = _fit_logreg(xtr, ytr, k, l2s, max_iter)
+    loss = {l2: F.cross_entropy(logits(w, xva), yva).item() for l2, w in zip(l2s, ws)}
+    j = min(range(len(l2s)), key=lambda j: loss[l2s[j]])       # lowest validation cross-entropy (strongest λ among ties)
+    w, acc = ws[j], lambda w, x, y: logits(w, x).argmax(1).eq(y).float().mean().item()
+    correct = logits(w, xte).argmax(1).eq(yte).cpu() if test_x is not None else None
+    return ProbeResult(l2s[j], acc(w, xva, yva), loss[l2s[j]], acc(w, xtr, ytr),
+                       correct.float().mean().item() if correct is not None else None, correct, loss, time.time() - t0)
 
 # %% ../nbs/06_probe.ipynb #e43215db
-def probe_layers(model:IGPT, train_seqs, train_y, test_seqs, test_y,
+def probe_layers(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, test_y=None,
                  layers='all',         # 'all' or a list of layers 0..n_layer
                  causal:bool=True,     # False for BERT models
                  batch_size:int=256,   # sequences per forward pass
-                 **probe_kwargs,       # passed on to `linear_probe` (l2s, max_iter, seed, device)
+                 **probe_kwargs,       # passed on to `linear_probe` (l2s, max_iter, device)
                 ) -> dict:
-    "Linear-probe test accuracy of every requested layer: {layer: accuracy}."
+    "A linear probe of every requested layer, each with its λ chosen on validation: {layer: ProbeResult}."
     layers = _check_layers(layers, model.config.n_layer)
-    ftr = extract_features(model, train_seqs, layers, batch_size, causal)
-    fte = extract_features(model, test_seqs, layers, batch_size, causal)
-    return {l: linear_probe(ftr[l], train_y, fte[l], test_y, **probe_kwargs).accuracy for l in layers}
+    feats = [extract_features(model, s, layers, batch_size, causal) if s is not None else None for s in (train_seqs, val_seqs, test_seqs)]
+    te = lambda l: (feats[2][l], test_y) if test_seqs is not None else (None, None)
+    return {l: linear_probe(feats[0][l], train_y, feats[1][l], val_y, *te(l), **probe_kwargs) for l in layers}
 
-def plot_probe_layers(acc_by_layer:dict, # {layer: accuracy}, or {name: {layer: accuracy}} for several models
-                      pixel_baseline:float|None=None, # accuracy of the same probe on raw pixels
+def select_layer(by_layer:dict) -> int:
+    "The layer to report: the highest validation accuracy, ties broken by the lower validation cross-entropy."
+    return max(by_layer, key=lambda l: (by_layer[l].val_accuracy, -by_layer[l].val_loss))
+
+def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {layer: ProbeResult}} for several models
+                      pixels=None,         # the raw-pixel ProbeResult, or {name: ProbeResult} for several baselines
                       path=None,           # save a PNG here (and close the figure)
                       title:str='linear probe by layer'):
-    "Probe accuracy against layer, one line per model, with the raw-pixel baseline; returns the figure."
+    "Validation (dashed) and test (solid) accuracy against layer, the layer chosen on validation starred; pixel baselines."
     import matplotlib.pyplot as plt
-    runs = acc_by_layer if isinstance(next(iter(acc_by_layer.values())), dict) else {'iGPT': acc_by_layer}
-    fig, ax = plt.subplots(figsize=(5, 3))
-    for name, acc in runs.items():
-        ls = sorted(acc); ax.plot(ls, [100 * acc[l] for l in ls], 'o-', label=name)
-    if pixel_baseline is not None: ax.axhline(100 * pixel_baseline, ls='--', c='gray', label='raw pixels')
-    ax.set_xlabel('layer (0 = embeddings)'); ax.set_ylabel('test accuracy (%)'); ax.set_title(title)
-    ax.xaxis.get_major_locator().set_params(integer=True); ax.legend(); fig.tight_layout()
+    runs = runs if isinstance(next(iter(runs.values())), dict) else {'iGPT': runs}
+    pixels = {} if pixels is None else pixels if isinstance(pixels, dict) else {'raw pixels': pixels}
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, res in runs.items():
+        ls, best = sorted(res), select_layer(res)
+        line, = ax.plot(ls, [100 * res[l].test_accuracy for l in ls], 'o-', ms=4, label=f'{name} (test)')
+        ax.plot(ls, [100 * res[l].val_accuracy for l in ls], '--', c=line.get_color(), alpha=0.6, label=f'{name} (validation)')
+        ax.plot([best], [100 * res[best].test_accuracy], '*', ms=14, c=line.get_color())
+    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')): ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
+    ax.set_xlabel('layer (0 = embeddings)'); ax.set_ylabel('accuracy (%)'); ax.set_title(title, fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True); ax.legend(fontsize=7); fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
+
+# %% ../nbs/06_probe.ipynb #f36482a7
+def wilson_interval(k:int, n:int, z:float=1.959963984540054) -> tuple[float, float]:
+    "Wilson score interval for a proportion of k successes in n trials; 95% with the default z (the normal's 97.5% quantile)."
+    if n < 1 or not 0 <= k <= n: raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+def paired_difference(a_correct, b_correct, n_boot:int=10_000, seed:int=0) -> dict:
+    "Accuracy of a minus accuracy of b on the same test items: the difference, its 95% paired-bootstrap interval, McNemar's exact p."
+    a, b = torch.as_tensor(a_correct).bool().flatten(), torch.as_tensor(b_correct).bool().flatten()
+    if len(a) != len(b) or not len(a): raise ValueError(f"a_correct and b_correct must score the same non-empty test split, got {len(a)} and {len(b)} items")
+    d = a.float() - b.float()
+    idx = torch.randint(0, len(d), (n_boot, len(d)), generator=torch.Generator().manual_seed(seed))
+    lo, hi = torch.quantile(d[idx].mean(1), torch.tensor([0.025, 0.975])).tolist()
+    wins, losses = int((a & ~b).sum()), int((~a & b).sum())
+    m = wins + losses
+    p = min(1.0, 2 * sum(math.comb(m, i) for i in range(min(wins, losses) + 1)) / 2 ** m) if m else 1.0
+    return dict(diff=d.mean().item(), lo=lo, hi=hi, wins=wins, losses=losses, mcnemar_p=p)
+
+# %% ../nbs/06_probe.ipynb #8f460a41
+def probe_report(by_layer:dict, # {layer: ProbeResult} with test splits, e.g. from `probe_layers`
+                 pixels:ProbeResult, # the raw-pixel baseline on the same splits
+                ) -> dict:
+    "The figures a probe report carries: validation-chosen layer, test accuracies with 95% intervals, the paired difference to pixels."
+    best, n = select_layer(by_layer), len(pixels.test_correct)
+    r, d = by_layer[best], paired_difference(by_layer[best].test_correct, pixels.test_correct)
+    ci = lambda res: list(wilson_interval(int(res.test_correct.sum()), n))
+    return dict(probe_layer=best, probe_test_accuracy=r.test_accuracy, probe_test_ci95=ci(r), probe_val_accuracy=r.val_accuracy,
+                probe_val_accuracy_by_layer={int(l): v.val_accuracy for l, v in by_layer.items()},
+                probe_test_accuracy_by_layer={int(l): v.test_accuracy for l, v in by_layer.items()},
+                pixel_test_accuracy=pixels.test_accuracy, pixel_test_ci95=ci(pixels), pixel_val_accuracy=pixels.val_accuracy,
+                probe_minus_pixel=d['diff'], probe_minus_pixel_ci95=[d['lo'], d['hi']], mcnemar_p=d['mcnemar_p'], n_test=n,
+                probe_accuracy=r.test_accuracy, best_layer=best, pixel_baseline_accuracy=pixels.test_accuracy)
 
 # %% ../nbs/06_probe.ipynb #72c13a41
 @dataclass
 class FinetuneResult:
-    "What `finetune` returns."
-    accuracy:float          # test accuracy after fine-tuning
-    model:IGPT              # the fine-tuned copy (eval mode)
+    "What `finetune` returns: the state with the best validation accuracy, scored once on the test split."
+    step:int                # steps taken by the kept state (chosen on validation: early stopping)
+    val_accuracy:float      # its validation accuracy
+    test_accuracy:float|None  # its test accuracy (None without a test split)
+    test_correct:torch.Tensor|None  # (N_test,) bool: which test images it got right
+    model:IGPT              # the fine-tuned copy at that step (eval mode)
     classifier:nn.Linear    # W_clf: n_embd -> n_classes, no bias
     history:list            # (step, L_CLF, L_GEN) every 10 steps
+    val_history:list        # (step, validation accuracy) at every evaluation
     seconds:float           # wall time
 
 def _clf_and_gen(model:IGPT, clf:nn.Linear, x, causal:bool, gen_weight:float, mask_prob:float, g):
@@ -162,9 +212,19 @@ def _clf_and_gen(model:IGPT, clf:nn.Linear, x, causal:bool, gen_weight:float, ma
         gen = bert_loss(model, x, mask_prob, generator=g) if gen_weight else x.new_zeros((), dtype=torch.float)
     return clf(model.norm_f(hidden[-1]).mean(1)), gen
 
+@torch.inference_mode()
+def _classify(model:IGPT, clf:nn.Linear, seqs, y, causal:bool) -> torch.Tensor:
+    "Which images the fine-tuned classifier gets right: (N,) bool."
+    dev, was = next(model.parameters()).device, model.training
+    model.eval()
+    pred = clf(extract_features(model, seqs, model.config.n_layer, causal=causal).to(dev)).argmax(1).cpu()
+    model.train(was)
+    return pred.eq(torch.as_tensor(y))
+
 # %% ../nbs/06_probe.ipynb #3740ca9e
-def finetune(model:IGPT, train_seqs, train_y, test_seqs, test_y,
-             steps:int=300,          # optimiser steps
+def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, test_y=None,
+             steps:int=300,          # optimiser steps at most (the schedule's length)
+             eval_every:int=50,      # steps between validation evaluations; the best state is kept
              gen_weight:float=1.0,   # w in L_CLF + w·L_GEN (1 = the paper, 0 = L_CLF alone)
              lr:float=3e-3,          # peak learning rate of the model (linear warm-up over 10% of the steps, then cosine to 0)
              clf_lr:float=3e-2,      # peak learning rate of W_clf, which starts at zero and has to grow quickly
@@ -173,28 +233,36 @@ def finetune(model:IGPT, train_seqs, train_y, test_seqs, test_y,
              augment=None,           # optional callable: token batch (B, T) -> augmented batch (B, T)
              mask_prob:float=0.15,   # BERT masking probability for L_GEN
              seed:int=0) -> FinetuneResult:
-    "Fine-tune a copy of `model` with a zero-initialised linear classifier on L_CLF + gen_weight·L_GEN; test accuracy."
+    "Fine-tune a copy of `model` with a zero-initialised linear classifier on L_CLF + gen_weight·L_GEN; keep the best state on validation."
     t0 = time.time()
-    (_, ytr), (_, yte) = _check_xy(train_seqs, train_y, 'train'), _check_xy(test_seqs, test_y, 'test')
+    (_, ytr), (_, yva) = _check_xy(train_seqs, train_y, 'train'), _check_xy(val_seqs, val_y, 'val')
+    yte = _check_xy(test_seqs, test_y, 'test')[1] if test_seqs is not None else yva[:0]
     if len(ytr.unique()) < 2: raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a classifier needs at least two classes")
     if gen_weight < 0: raise ValueError(f"gen_weight must be >= 0, got {gen_weight}")
+    if steps < 1 or eval_every < 1: raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     dev = next(model.parameters()).device
     m = copy.deepcopy(model).train()
-    clf = nn.Linear(m.config.n_embd, int(max(ytr.max(), yte.max())) + 1, bias=False).to(dev)
+    clf = nn.Linear(m.config.n_embd, int(torch.cat([ytr, yva, yte]).max()) + 1, bias=False).to(dev)
     nn.init.zeros_(clf.weight)                                        # W_clf = 0, as in the official code
     groups = [dict(params=list(m.parameters()), peak=lr), dict(params=list(clf.parameters()), peak=clf_lr)]
     opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    g, warm, history = torch.Generator().manual_seed(seed), max(1, steps // 10), []
+    g, g_dev = torch.Generator().manual_seed(seed), torch.Generator(device=dev).manual_seed(seed)   # batches on CPU, BERT masks on the device
+    warm, history, val_history, best = max(1, steps // 10), [], [], (-1.0, 0, None)
     for step in range(steps):
         for group in opt.param_groups:
             group['lr'] = group['peak'] * min(1, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * max(0, step - warm) / max(1, steps - warm)))
         idx = torch.randint(0, len(ytr), (batch_size,), generator=g)
         x, y = train_seqs[idx].to(dev).long(), ytr[idx].to(dev)
         if augment is not None: x = augment(x)
-        clf_logits, gen = _clf_and_gen(m, clf, x, causal, gen_weight, mask_prob, g)
+        clf_logits, gen = _clf_and_gen(m, clf, x, causal, gen_weight, mask_prob, g_dev)
         loss_clf = F.cross_entropy(clf_logits, y)
         opt.zero_grad(set_to_none=True); (loss_clf + gen_weight * gen).backward(); opt.step()
         if step % 10 == 0 or step == steps - 1: history.append((step, loss_clf.item(), gen.item()))
-    m.eval()
-    with torch.inference_mode(): pred = clf(extract_features(m, test_seqs, m.config.n_layer, causal=causal).to(dev)).argmax(1).cpu()
-    return FinetuneResult(pred.eq(yte).float().mean().item(), m, clf, history, time.time() - t0)
+        if (step + 1) % eval_every == 0 or step == steps - 1:
+            acc = _classify(m, clf, val_seqs, yva, causal).float().mean().item()
+            val_history.append((step + 1, acc))
+            if acc > best[0]: best = (acc, step + 1, copy.deepcopy((m.state_dict(), clf.state_dict())))
+    m.load_state_dict(best[2][0]); clf.load_state_dict(best[2][1]); m.eval()
+    correct = _classify(m, clf, test_seqs, yte, causal) if test_seqs is not None else None
+    return FinetuneResult(best[1], best[0], correct.float().mean().item() if correct is not None else None, correct,
+                          m, clf, history, val_history, time.time() - t0)

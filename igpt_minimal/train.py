@@ -11,20 +11,24 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from .quantize import fit_palette, quantize, save_palette, load_palette
-from .data import raster, reduce_context, load_digits, load_cifar10, augment_tokens
+from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist, load_cifar10,
+                               augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .model import IGPT, IGPTConfig, count_params
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CKPT_NAME', 'GPU_PEAK_BF16', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data', 'lr_at',
-           'Runtime', 'setup_device', 'save_checkpoint', 'load_checkpoint', 'load_model', 'evaluate', 'make_optimizer',
-           'TrainResult', 'train', 'read_metrics', 'plot_losses', 'plan', 'format_plan']
+__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'CKPT_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'GPU_PEAK_BF16', 'TrainConfig',
+           'get_preset', 'load_images', 'prepare_data', 'lr_at', 'Runtime', 'setup_device', 'save_checkpoint',
+           'load_checkpoint', 'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics',
+           'plot_losses', 'plan', 'format_plan']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
+DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3}   # name -> colour channels
+
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
-    data:str='digits'          # 'digits' or 'cifar10'
+    data:str='digits'          # 'digits', 'fashion-mnist' or 'cifar10'
     image_size:int=8           # images are reduced to image_size × image_size (context reduction)
     n_colors:int=16            # palette size
     n_embd:int=128             # model width
@@ -41,15 +45,16 @@ class TrainConfig:
     grad_clip:float=1.0        # max global gradient norm (0 = off)
     augment_pad:int=0          # pretraining augmentation: shift each image by up to this many pixels, edges repeated (0 = off)
     augment_flip:bool=False    # ... and mirror it left-right with probability 1/2
-    eval_every:int=250         # steps between held-out evaluations
-    eval_samples:int=1000      # held-out images per evaluation
+    eval_every:int=250         # steps between validation evaluations
+    eval_samples:int=1000      # validation images per evaluation
     ckpt_every:int=500         # steps between checkpoints
     log_every:int=10           # steps between metrics lines
     seed:int=0
-    compile:bool=False         # torch.compile the model (CUDA)
+    compile:bool=False         # torch.compile the model
+    keep_best:bool=False       # also keep the weights with the best validation NLL in best.pt (early stopping)
 
     def __post_init__(self):
-        if self.data not in ('digits', 'cifar10'): raise ValueError(f"data must be 'digits' or 'cifar10', got {self.data!r}")
+        if self.data not in DATASETS: raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
         if self.objective not in ('ar', 'bert'): raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
         if not self.lr > 0: raise ValueError(f"lr must be a positive number, got {self.lr}")
         for k in ('image_size', 'n_colors', 'batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
@@ -58,7 +63,7 @@ class TrainConfig:
         self.model_config()  # validates the shape
 
     @property
-    def channels(self): return 1 if self.data == 'digits' else 3
+    def channels(self): return DATASETS[self.data]
 
     def model_config(self) -> IGPTConfig:
         "The model shape this run trains."
@@ -69,9 +74,12 @@ class TrainConfig:
 TRAIN_PRESETS = {
     'tiny':         dict(n_embd=32, n_layer=2, n_head=2, batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
     'digits':       dict(n_embd=64, n_layer=12, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1000, weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
+    # Fashion-MNIST: shape and side chosen on validation (bench/fashion_sweep.py); steps: what about 30 minutes of 2 CPU cores allow
+    'fashion':      dict(data='fashion-mnist', image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4, batch_size=64, lr=2e-3, warmup_steps=100, max_steps=3500, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250, log_every=25),
     'cifar10-tiny': dict(data='cifar10', image_size=8, n_colors=16, n_embd=32, n_layer=2, n_head=2, batch_size=16, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
-    'cifar10-s':    dict(data='cifar10', image_size=32, n_colors=512, n_embd=512, n_layer=24, n_head=8, batch_size=64, lr=1e-3, warmup_steps=5000, max_steps=100_000, eval_every=2500, eval_samples=10_000, ckpt_every=2500, log_every=50),
-    'cifar10-24gb': dict(data='cifar10', image_size=24, n_colors=512, n_embd=512, n_layer=16, n_head=8, batch_size=64, micro_batch_size=32, lr=1e-3, warmup_steps=5000, max_steps=100_000, eval_every=2500, eval_samples=10_000, ckpt_every=2500, log_every=50),
+    # CIFAR-10: 45,000 training images; 24,000 steps of 64 is 34 epochs, with shifts and flips, keeping the best validation NLL
+    'cifar10-s':    dict(data='cifar10', image_size=32, n_colors=512, n_embd=512, n_layer=24, n_head=8, batch_size=64, lr=1e-3, warmup_steps=1000, max_steps=24_000, augment_pad=4, augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000, log_every=50),
+    'cifar10-24gb': dict(data='cifar10', image_size=24, n_colors=512, n_embd=512, n_layer=16, n_head=8, batch_size=64, micro_batch_size=32, lr=1e-3, warmup_steps=1000, max_steps=24_000, augment_pad=3, augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000, log_every=50),
 }
 
 def get_preset(name:str, **overrides) -> TrainConfig:
@@ -81,41 +89,53 @@ def get_preset(name:str, **overrides) -> TrainConfig:
 
 # %% ../nbs/04_train.ipynb #5df9d16b
 def _atomic_save_npy(path:Path, arr:np.ndarray):
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
     with open(tmp, 'wb') as f: np.save(f, arr)
     os.replace(tmp, path)
 
 def load_images(data:str, train:bool, data_path=None, check_md5:bool=True):
-    "uint8 images (N, H, W, C) and int64 labels of the named dataset split."
+    "uint8 images (N, H, W, C) and int64 labels of the named dataset's published training or test split."
     if data == 'digits': return load_digits(train=train)
+    if data == 'fashion-mnist': return load_fashion_mnist(data_path, train=train)
     if data_path is None: raise ValueError("CIFAR-10 needs its archive: pass data_path (--data-path) pointing at cifar-10-python.tar.gz")
     return load_cifar10(data_path, train=train, check_md5=check_md5)
 
+SPLITS = ('train', 'val', 'test')
+_CACHE = [f'{kind}_{s}' for s in SPLITS for kind in ('tokens', 'labels')]
+
+def _data_key(cfg:TrainConfig) -> dict:
+    "What a token cache was built from; a cache built from anything else is refused."
+    return dict(data=cfg.data, image_size=cfg.image_size, n_colors=cfg.n_colors, palette_seed=cfg.seed, val_frac=VAL_FRAC, split_seed=SPLIT_SEED)
+
+def _load_cache(cfg:TrainConfig, out:Path) -> dict|None:
+    if not (out/'data.json').exists(): return None
+    key = json.loads((out/'data.json').read_text())
+    if key != _data_key(cfg):
+        diff = ', '.join(f"{k} {key.get(k)!r} (wanted {v!r})" for k, v in _data_key(cfg).items() if key.get(k) != v)
+        raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): use another --out")
+    return dict(palette=load_palette(out/'palette.npy'), **{n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE})
+
+# %% ../nbs/04_train.ipynb #5a280438
 def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True) -> dict:
-    "Palette and token sequences for both splits, cached in `out_dir` (palette.npy, tokens_*.npy, labels_*.npy)."
+    "Palette and token sequences of the train, validation and test splits, cached in `out_dir`."
     out = Path(out_dir) if out_dir is not None else None
-    names = ['tokens_train', 'labels_train', 'tokens_test', 'labels_test']
-    if out is not None and (out/'palette.npy').exists() and all((out/f'{n}.npy').exists() for n in names):
-        palette = load_palette(out/'palette.npy')
-        arrays = {n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in names}
-        if palette.shape[0] != cfg.n_colors or arrays['tokens_train'].shape[1] != cfg.image_size ** 2:
-            raise ValueError(f"{out} holds data for {palette.shape[0]} colours at {int(arrays['tokens_train'].shape[1] ** 0.5)}² but the preset wants {cfg.n_colors} at {cfg.image_size}²: use another --out")
-        return dict(palette=palette, **arrays)
-    splits = {}
-    for split in ('train', 'test'):
-        imgs, labels = load_images(cfg.data, split == 'train', data_path, check_md5)
-        if imgs.shape[1] != cfg.image_size: imgs = reduce_context(imgs, cfg.image_size)
-        splits[split] = (imgs, labels)
-    palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)
+    if out is not None and (cached := _load_cache(cfg, out)) is not None: return cached
+    x, y = load_images(cfg.data, True, data_path, check_md5)
+    tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)                     # validation: a fixed 10% of the training split
+    xt, yt = load_images(cfg.data, False, data_path, check_md5)
+    shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
+    splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))
+    palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)   # training pixels only
     dtype = torch.uint8 if cfg.n_colors <= 256 else torch.int16
     res = dict(palette=palette)
-    for split, (imgs, labels) in splits.items():
-        res[f'tokens_{split}'] = raster(quantize(imgs, palette)).to(dtype)
-        res[f'labels_{split}'] = torch.as_tensor(labels, dtype=torch.int64)
+    for s, (imgs, labels) in splits.items():
+        res[f'tokens_{s}'] = raster(quantize(imgs, palette)).to(dtype)
+        res[f'labels_{s}'] = torch.as_tensor(labels, dtype=torch.int64)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for n in names: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
-        tmp = out/'palette.tmp.npy'; save_palette(palette, tmp); os.replace(tmp, out/'palette.npy')
+        for n in _CACHE: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
+        tmp = out/f'palette.{os.getpid()}.tmp.npy'; save_palette(palette, tmp); os.replace(tmp, out/'palette.npy')
+        tmp = out/f'data.json.{os.getpid()}.tmp'; tmp.write_text(json.dumps(_data_key(cfg))); os.replace(tmp, out/'data.json')  # last: marks the cache whole
     return res
 
 # %% ../nbs/04_train.ipynb #994e3f4f
@@ -159,19 +179,19 @@ def setup_device(device=None) -> Runtime:
     return rt
 
 # %% ../nbs/04_train.ipynb #1add9442
-CKPT_NAME = 'ckpt.pt'
+CKPT_NAME, BEST_NAME, WEIGHTS_NAME = 'ckpt.pt', 'best.pt', 'model.pt'   # full training state; best validation NLL; weights only
 
 def save_checkpoint(path, **state):
     "Write `state` to `path` atomically (temp file + rename)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 def load_checkpoint(path) -> dict:
-    "Read a checkpoint written by `save_checkpoint` (a directory means its ckpt.pt), safely."
+    "Read a checkpoint written by `save_checkpoint` safely; a directory means its ckpt.pt, or else its weights-only model.pt."
     path = Path(path)
-    if path.is_dir(): path = path/CKPT_NAME
+    if path.is_dir(): path = path/CKPT_NAME if (path/CKPT_NAME).exists() or not (path/WEIGHTS_NAME).exists() else path/WEIGHTS_NAME
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point --ckpt at a run directory")
     try: state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
@@ -221,7 +241,7 @@ class TrainResult:
     history:list               # metrics lines (dicts) of this process's run
     step:int                   # optimiser steps done in total
     seconds:float              # wall time of this call
-    val_nll:float|None=None    # last held-out NLL, nats per token
+    val_nll:float|None=None    # last validation NLL, nats per token
 
 def _log(out, rec:dict):
     if out is None: return
@@ -318,6 +338,14 @@ def checkpoint(self:_Loop, step:int):
                     rng=dict(data=self.gen.get_state(), torch=torch.get_rng_state()))
 
 @patch
+def save_best(self:_Loop, step:int, val_nll:float):
+    "Rank 0 keeps the weights with the lowest validation NLL so far in best.pt (weights only)."
+    if self.out is None or not self.rt.is_main: return
+    best = Path(self.out)/BEST_NAME
+    if best.exists() and load_checkpoint(best)['val_nll'] <= val_nll: return
+    save_checkpoint(best, model=self.model.state_dict(), step=step, config=asdict(self.cfg), palette=self.palette, val_nll=val_nll)
+
+@patch
 def reduce_mean(self:_Loop, t:torch.Tensor) -> float:
     "Mean of a scalar over processes (the global batch's loss)."
     if self.rt.distributed:
@@ -346,6 +374,7 @@ def run(self:_Loop, step:int, until:int, val_tokens, progress:bool, t_start:floa
             if val_tokens is not None and (step % cfg.eval_every == 0 or last):
                 val_nll = evaluate(self.model, val_tokens, cfg, rt)
                 rec.update(val_nll=val_nll, val_bits_per_token=bits_per_token(val_nll))
+                if cfg.keep_best: self.save_best(step, val_nll)
             self.history.append(rec)
             if rt.is_main: _log(self.out, rec)
             bar.set_postfix(loss=f'{loss:.3f}', tok_s=f'{tok_s:,.0f}')
@@ -362,13 +391,13 @@ def read_metrics(path) -> list[dict]:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 def plot_losses(metrics, path=None):
-    "Training loss and held-out NLL (bits per token) against step; saved to `path` if given."
+    "Training loss and validation NLL (bits per token) against step; saved to `path` if given."
     import matplotlib; import matplotlib.pyplot as plt
     recs = read_metrics(metrics) if not isinstance(metrics, list) else metrics
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot([r['step'] for r in recs], [bits_per_token(r['loss']) for r in recs], label='train')
     ev = [r for r in recs if 'val_nll' in r]
-    if ev: ax.plot([r['step'] for r in ev], [r['val_bits_per_token'] for r in ev], 'o-', label='held-out')
+    if ev: ax.plot([r['step'] for r in ev], [r['val_bits_per_token'] for r in ev], 'o-', label='validation')
     ax.set_xlabel('step'); ax.set_ylabel('bits / token'); ax.legend(); fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig

@@ -21,14 +21,14 @@ def test_dress_rehearsal(tmp_path):
     r = igpt('train', *common, '--max-steps', 12, '--resume'); assert r.returncode == 0, r.stderr
     model, cfg, state = load_model(run)
     assert state['step'] == 12 and cfg.image_size == 8 and state['palette'].shape == (16, 3)
-    assert np.load(run / 'tokens_train.npy').shape == (500, 64)
+    assert np.load(run / 'tokens_train.npy').shape == (450, 64) and np.load(run / 'tokens_val.npy').shape == (50, 64)
     steps = [json.loads(l)['step'] for l in (run / 'metrics.jsonl').read_text().splitlines()]
     assert steps == sorted(steps) and steps[-1] == 12
     r = igpt('sample', '--ckpt', run, '--out', run / 'c.png', '--n', 3, '--complete'); assert r.returncode == 0, r.stderr
     assert (run / 'c.png').read_bytes()[:4] == b'\x89PNG'
     r = igpt('probe', '--ckpt', run); assert r.returncode == 0, r.stderr
     probe = json.loads((run / 'probe.json').read_text())
-    assert set(probe['probe_accuracy_by_layer']) == {'0', '1', '2'} and 0 <= probe['pixel_baseline_accuracy'] <= 1
+    assert set(probe['probe_val_accuracy_by_layer']) == {'0', '1', '2'} and 0 <= probe['pixel_test_accuracy'] <= 1
     # the published-checksum check refuses a home-made archive, in one line
     r = igpt('train', '--preset', 'cifar10-tiny', '--data', 'cifar10', '--data-path', archive, '--out', tmp_path / 'r2', '--quiet')
     assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr

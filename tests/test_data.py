@@ -1,7 +1,8 @@
 "Tests of the installed igpt_minimal.data (the notebook nbs/01_data.ipynb holds the bulk of the tests)."
 import pickle, tarfile, numpy as np, pytest, torch
+from pathlib import Path
 from igpt_minimal.data import (raster, unraster, reduce_context, load_digits, load_cifar10, make_fake_cifar10,
-                               download_cifar10, CIFAR10_CLASSES)
+                               download_cifar10, CIFAR10_CLASSES, FASHION_MNIST_DIRS)
 
 
 def test_raster_unraster_inverse():
@@ -68,3 +69,16 @@ def test_download(archive, tmp_path):
     assert list((tmp_path / 'dl').iterdir()) == []
     got = download_cifar10(tmp_path / 'dl' / 'x.tar.gz', url=archive.as_uri())   # file:// exercises the same path
     assert got.read_bytes() == archive.read_bytes()
+
+
+FASHION = any((Path(d) / "train-images-idx3-ubyte.gz").exists() for d in FASHION_MNIST_DIRS)
+
+
+@pytest.mark.skipif(not FASHION, reason="Fashion-MNIST is not installed here: apt-get install dataset-fashion-mnist (Debian) to run this test")
+def test_fashion_mnist_real_files():
+    from igpt_minimal.data import load_fashion_mnist, split_train_val
+    x, y = load_fashion_mnist(); xt, yt = load_fashion_mnist(train=False)
+    assert x.shape == (60000, 28, 28, 1) and xt.shape == (10000, 28, 28, 1) and x.dtype == torch.uint8
+    assert y.bincount().tolist() == [6000] * 10 and yt.bincount().tolist() == [1000] * 10
+    tr, va = split_train_val(y)
+    assert len(va) == 6000 and y[va].bincount().tolist() == [600] * 10 and len(tr) == 54000

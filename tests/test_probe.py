@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 from igpt_minimal.model import IGPT, IGPTConfig
-from igpt_minimal.probe import extract_features, linear_probe, probe_layers, plot_probe_layers, finetune
+from igpt_minimal.probe import (extract_features, linear_probe, probe_layers, plot_probe_layers, finetune, select_layer,
+                                probe_report, wilson_interval)
 
 
 def small_model(seed=0):
@@ -35,20 +36,32 @@ def test_features_match_model_hidden_states(causal):
 
 def test_probe_agrees_with_sklearn():
     from sklearn.linear_model import LogisticRegression
-    x, y = blobs()
-    r = linear_probe(x[:200], y[:200], x[200:], y[200:])
-    assert r.l2 in r.val_accuracy and 0.5 < r.accuracy <= 1 and r.train_accuracy >= r.accuracy - 0.1
-    assert set(r.val_loss) == set(r.val_accuracy) and r.l2 == min(r.val_loss, key=r.val_loss.get)   # λ: lowest held-out cross-entropy
+    x, y = blobs(n=400)
+    r = linear_probe(x[:200], y[:200], x[200:300], y[200:300], x[300:], y[300:])
+    assert 0.5 < r.test_accuracy < 1 and r.train_accuracy >= r.test_accuracy - 0.1
+    assert r.l2 == min(r.val_loss_by_l2, key=r.val_loss_by_l2.get) and r.val_loss == r.val_loss_by_l2[r.l2]   # λ: lowest validation CE
     mu, sd = x[:200].mean(0), x[:200].std(0)
     sk = LogisticRegression(C=1 / r.l2, max_iter=5000).fit(((x[:200] - mu) / sd).numpy(), y[:200].numpy())
-    assert abs(sk.score(((x[200:] - mu) / sd).numpy(), y[200:].numpy()) - r.accuracy) <= 0.01
+    agree = (sk.predict(((x[300:] - mu) / sd).numpy()) == y[300:].numpy()) == r.test_correct.numpy()
+    assert agree.mean() >= 0.99 and r.test_correct.shape == (100,)
+    assert abs(sk.score(((x[200:300] - mu) / sd).numpy(), y[200:300].numpy()) - r.val_accuracy) <= 0.01
+
+
+def test_lambda_is_chosen_on_validation_not_test():
+    "Swapping in a different test split changes no choice: only the test score."
+    x, y = blobs(n=500)
+    a = linear_probe(x[:200], y[:200], x[200:300], y[200:300], x[300:400], y[300:400])
+    b = linear_probe(x[:200], y[:200], x[200:300], y[200:300], x[400:], y[400:])
+    assert a.l2 == b.l2 and a.val_accuracy == b.val_accuracy and a.val_loss_by_l2 == b.val_loss_by_l2
 
 
 @pytest.mark.parametrize('bad, msg', [
     (lambda x, y: linear_probe(x, y[:-1], x, y), 'rows but train_y has'),
     (lambda x, y: linear_probe(x, torch.full_like(y, 3), x, y), 'a single class (3)'),
     (lambda x, y: linear_probe(torch.where(x > 2, float('nan'), x), y, x, y), 'contains NaN or inf'),
-    (lambda x, y: linear_probe(x, y, x[:, :5], y), 'features but test_x has 5'),
+    (lambda x, y: linear_probe(x, y, x[:, :5], y), 'features but val_x has 5'),
+    (lambda x, y: linear_probe(x, y, x, y, x[:, :5], y), 'features but test_x has 5'),
+    (lambda x, y: linear_probe(x, y, x, y, l2s=[]), 'l2s is empty'),
     (lambda x, y: extract_features(small_model(), torch.zeros(2, 16, dtype=torch.long), 4), 'out of range: this model has layers 0..3'),
 ])
 def test_bad_input(bad, msg):
@@ -60,10 +73,18 @@ def test_bad_input(bad, msg):
 def test_probe_layers_and_plot(tmp_path):
     m = small_model()
     x = torch.randint(0, 16, (60, 16)); y = torch.arange(60) % 3
-    acc = probe_layers(m, x[:40], y[:40], x[40:], y[40:], layers=[0, 3])
-    assert sorted(acc) == [0, 3] and all(0 <= a <= 1 for a in acc.values())
-    plot_probe_layers(acc, 0.5, path=tmp_path / 'p.png')
-    assert (tmp_path / 'p.png').stat().st_size > 0
+    x = torch.randint(0, 16, (90, 16)); y = torch.arange(90) % 3
+    pr = probe_layers(m, x[:40], y[:40], x[40:60], y[40:60], x[60:], y[60:], layers=[0, 3])
+    assert sorted(pr) == [0, 3] and all(0 <= r.test_accuracy <= 1 and r.test_correct.shape == (30,) for r in pr.values())
+    pix = linear_probe(x[:40].float(), y[:40], x[40:60].float(), y[40:60], x[60:].float(), y[60:])
+    rep = probe_report(pr, pix)
+    best = select_layer(pr)
+    assert rep['probe_layer'] == best and rep['probe_test_accuracy'] == pr[best].test_accuracy and rep['n_test'] == 30
+    assert rep['probe_val_accuracy'] == max(r.val_accuracy for r in pr.values())
+    assert rep['probe_test_ci95'] == list(wilson_interval(int(pr[best].test_correct.sum()), 30))
+    lo, hi = rep['probe_minus_pixel_ci95']; assert lo <= rep['probe_minus_pixel'] <= hi
+    plot_probe_layers(pr, pix, path=tmp_path / 'p.png')
+    assert (tmp_path / 'p.png').read_bytes()[:4] == b'\x89PNG'
 
 
 def test_finetune_copies_and_learns():
@@ -73,8 +94,8 @@ def test_finetune_copies_and_learns():
     x = torch.where(y[:, None].bool(), torch.randint(8, 16, (64, 16), generator=g), torch.randint(0, 8, (64, 16), generator=g))
     before = {k: v.clone() for k, v in m.state_dict().items()}
     for w in (1.0, 0.0):
-        r = finetune(m, x[:48], y[:48], x[48:], y[48:], steps=30, gen_weight=w, lr=3e-3, batch_size=16)
-        assert r.accuracy > 0.9, (w, r.accuracy)
+        r = finetune(m, x[:40], y[:40], x[40:52], y[40:52], x[52:], y[52:], steps=30, eval_every=10, gen_weight=w, lr=3e-3, batch_size=16)
+        assert r.test_accuracy > 0.9 and r.val_accuracy == max(a for _, a in r.val_history), (w, r)
         assert r.classifier.bias is None and r.classifier.weight.shape == (2, 32)
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())   # the caller's model is untouched
     with pytest.raises(ValueError) as e: finetune(m, x, y[:5], x, y, steps=1)

@@ -7,4 +7,4 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-
 echo "== notebooks (nbdev_test) =="
 nbdev_test --n_workers 2 --timing
 echo "== tests/ (pytest) =="
-python -m pytest -q tests
+python -m pytest -q -rs tests          # -rs: say why a test was skipped
