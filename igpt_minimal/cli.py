@@ -19,8 +19,8 @@ from .sample import complete_images, completion_grid, image_grid
 from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'run_probe', 'format_probe', 'cmd_probe', 'cmd_plan', 'run_demo', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',
+           'cmd_plan', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -86,14 +86,18 @@ def _parse_layers(spec:str, n_layer:int):
     if bad: raise ValueError(f"--layers {bad} out of range: this model has layers 0..{n_layer}")
     return layers
 
+def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
+    "ProbeResults of every requested layer ({layer: ProbeResult}) and of the model's input pixels, on the splits in `d`."
+    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
+    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
+    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
+    return by_layer, linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
+
 def run_probe(model, cfg, run_dir:Path, layers='all', data_path=None, plot_path=None) -> dict:
     "Linear probes of every requested layer and of raw pixels, choices on validation, test scored once; the report."
     d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
-    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
     layers = _parse_layers(layers, cfg.n_layer) if isinstance(layers, str) else layers
-    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
-    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
-    pixels = linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
+    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
     if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
     return probe_report(by_layer, pixels)
 

@@ -5,18 +5,17 @@ Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-s
 (default runs/fashion; BERT goes to RUN_DIR-bert; --max-steps shortens pretraining for a smoke test)
 Each stage is skipped when its output exists, so an interrupted reproduction continues where it stopped (an
 interrupted pretraining resumes from its last checkpoint). About 1 h 45 min on 2 CPU cores (x86_64) here.
-Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completions.png, finetune.png, and keeps
+Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completions.png and per-image test correctness, and keeps
 the token cache, ckpt.pt and metrics.jsonl beside them.
 """
 import json, math, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
-from igpt_minimal.cli import main as igpt, run_probe, format_probe
+from igpt_minimal.cli import main as igpt, run_probe, format_probe, probe_model_and_pixels
 from igpt_minimal.data import load_fashion_mnist, unraster, split_train_val, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import (linear_probe, probe_layers, probe_report, plot_probe_layers, paired_difference, wilson_interval,
-                                finetune)
+from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, save_checkpoint, plan, SPLITS, WEIGHTS_NAME
@@ -73,10 +72,7 @@ if not (run/'completions.png').exists():                          # 3. completio
 if 'probe_layer' not in m:                                        # 4. linear probes, AR; pixels of the model's input and at 28×28
     stage('probing AR')
     t0 = time.time()
-    splits = [a for s in SPLITS for a in (data[f'tokens_{s}'].long(), data[f'labels_{s}'])]
-    by_layer = probe_layers(model, *splits)
-    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), data['palette']).flatten(1).float() / 255
-    pixels = linear_probe(*[pix(a) if i % 2 == 0 else a for i, a in enumerate(splits)])
+    by_layer, pixels = probe_model_and_pixels(model, cfg, data)
     m.update(probe_report(by_layer, pixels), probe_seconds=time.time() - t0)
     plot_probe_layers(by_layer, pixels, path=run/'probe_layers.png', title='linear probe by layer (fashion-mnist)')
     x, y = load_fashion_mnist(train=True); xt, yt = load_fashion_mnist(train=False)
