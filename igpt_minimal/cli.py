@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #d621574d
 from __future__ import annotations
-import argparse, json, os, platform, sys, time
+import argparse, errno, json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
@@ -17,6 +17,7 @@ from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, GPU_PEAK_BF16, ge
                                 setup_device, plan, format_plan, CKPT_NAME)
 from .sample import complete_images, completion_grid, image_grid
 from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
+from .runfiles import RunInUse
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',
@@ -24,6 +25,7 @@ __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', '
 
 # %% ../nbs/08_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
+    if not str(path).strip(): raise ValueError("--out is empty: give a directory path")
     p = Path(path)
     if p.exists() and not p.is_dir(): raise ValueError(f"{p} is a file, not a directory: give --out a directory path")
     if must_exist and not p.exists(): raise FileNotFoundError(f"{p} does not exist: pass the directory of a training run")
@@ -50,7 +52,7 @@ def cmd_train(a):
     out = _run_dir(a.out)
     rt = setup_device(a.device)
     if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
-    data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5)
+    data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download)
     if rt.distributed and rt.is_main: torch.distributed.barrier()
     res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
                 progress=not a.quiet, device=a.device)
@@ -64,10 +66,12 @@ def cmd_sample(a):
     "Unconditional samples, or (--complete) completions of held-out images' bottom halves, as a PNG grid."
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
     if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample images left to right; sample an AR run")
+    if not a.out.strip(): raise ValueError("--out is empty: give a .png file path")
     out = Path(a.out)
     if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path")
     out.parent.mkdir(parents=True, exist_ok=True)
     toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path)
+    if not 1 <= a.n <= len(toks): raise ValueError(f"--n must be in 1..{len(toks)} (the test split's size), got {a.n}")
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
     H = cfg.image_size
     imgs = dequantize(unraster(toks[:a.n].long(), H, H), palette)
@@ -136,13 +140,14 @@ def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True) -> di
     "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png and metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
     if (out/CKPT_NAME).exists(): raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
-    cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps else {}))
+    cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
     res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress)
     nll = evaluate(res.model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))   # the test split, once
     imgs, _ = load_digits(train=False)
     idx = torch.arange(0, len(imgs), len(imgs) // 8)[:8]
-    comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=torch.Generator().manual_seed(seed))
+    g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device (CUDA samples on CUDA)
+    comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g)
     completion_grid(imgs[idx], comp, path=out/'completions.png')
     probe = run_probe(res.model, cfg, out, 'all', plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
@@ -174,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")
     t.add_argument('--data-path', help='cifar-10-python.tar.gz (or its folder) for cifar10; the folder of the four IDX files for fashion-mnist')
     t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives you built yourself)")
+    t.add_argument('--download', action='store_true', help='cifar10: download the archive to --data-path if it is not there')
     t.add_argument('--out', required=True, help='run directory: checkpoint, metrics, token cache')
     t.add_argument('--max-steps', type=int, help="override the preset's steps (the schedule follows)")
     t.add_argument('--objective', choices=['ar', 'bert']); t.add_argument('--resume', action='store_true', help='continue the run in --out')
@@ -194,7 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_cli.ipynb #72b37db9
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, NotADirectoryError)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, NotADirectoryError, RunInUse, ConnectionError)
+_DISK_ERRORS = {errno.ENOSPC: 'the disk is full: free some space', errno.EDQUOT: 'the disk quota is used up: free some space',
+                errno.EROFS: 'the file system is read-only', errno.EACCES: 'permission denied', errno.EPERM: 'permission denied'}
+
+def _disk_error(e:OSError) -> str|None:
+    "A one-line message for a file that could not be written, or None if `e` is another kind of error."
+    if e.errno not in _DISK_ERRORS: return None
+    return (f"cannot write {e.filename or 'a file'}: {_DISK_ERRORS[e.errno]} or choose another --out "
+            f"(nothing half-written was left; the last complete checkpoint, if any, is intact)")
 
 def main(argv=None) -> int:
     "Entry point of the `igpt` command."
@@ -203,6 +217,9 @@ def main(argv=None) -> int:
     try: a.func(a)
     except USER_ERRORS as e:
         print(f"igpt {a.cmd}: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        if (msg := _disk_error(e)) is None: raise
+        print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print(f"igpt {a.cmd}: interrupted; the last checkpoint (if any) is intact — resume with --resume", file=sys.stderr); return 130
     return 0

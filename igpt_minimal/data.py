@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #4e1ebdfb
 from __future__ import annotations
-import gzip, hashlib, io, math, os, pickle, struct, tarfile, tempfile, urllib.request, zlib
+import codecs, gzip, hashlib, io, math, os, pickle, struct, tarfile, tempfile, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -164,7 +164,8 @@ class _BatchUnpickler(pickle.Unpickler):
     "An unpickler that can only build numpy arrays (and plain dicts, lists, bytes, ints): all a CIFAR-10 batch holds."
     allowed = {('numpy.core.multiarray', '_reconstruct'): _reconstruct,   # name in the published files (numpy 1)
                ('numpy._core.multiarray', '_reconstruct'): _reconstruct,  # name numpy 2 writes
-               ('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
+               ('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype,
+               ('_codecs', 'encode'): codecs.encode}   # how Python 3 writes bytes at pickle protocol 2: harmless
     def find_class(self, module, name):
         if (module, name) in self.allowed: return self.allowed[module, name]
         raise pickle.UnpicklingError(f"refusing to load the pickle global {module}.{name}: CIFAR-10 batches hold only numpy arrays, so this file is not one (or was tampered with)")
@@ -259,6 +260,8 @@ def _md5(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+_MAX_BATCH_BYTES = 64 << 20   # a batch of 10,000 images is 30.7 MB; nothing bigger is read into memory
+
 def _read_archive(path:Path, names:list[str]) -> dict[str, bytes]:
     "The raw bytes of cifar-10-batches-py/<name> for each of `names`, streamed out of a .tar.gz in one pass."
     found = {}
@@ -266,7 +269,10 @@ def _read_archive(path:Path, names:list[str]) -> dict[str, bytes]:
         with tarfile.open(path, mode='r|gz') as tf:                    # '|': a stream, no seeking back
             for m in tf:
                 folder, _, name = m.name.removeprefix('./').partition('/')
-                if m.isfile() and folder == _FOLDER and name in names: found[name] = tf.extractfile(m).read()
+                if m.isfile() and folder == _FOLDER and name in names:
+                    if m.size > _MAX_BATCH_BYTES:
+                        raise ValueError(f"{path}: {m.name} is {m.size:,} bytes, far more than a CIFAR-10 batch (about 31 MB): this is not the CIFAR-10 archive")
+                    found[name] = tf.extractfile(m).read()
                 if len(found) == len(names): break
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         raise ValueError(f"{path} is not a readable .tar.gz ({type(e).__name__}: {e}); it may be truncated: delete it and download it again") from None
@@ -284,7 +290,7 @@ def _find_cifar10(path, download=False) -> Path:
             if (d / 'test_batch').is_file() or (d / 'data_batch_1').is_file(): return d
         if (p / _ARCHIVE).is_file(): return p / _ARCHIVE
     if download: return download_cifar10(p if p.name.endswith('.tar.gz') else p / _ARCHIVE)
-    raise FileNotFoundError(f"no CIFAR-10 at {p}: put {_ARCHIVE} (from {CIFAR10_URL}) or its extracted {_FOLDER}/ there, or pass download=True")
+    raise FileNotFoundError(f"no CIFAR-10 at {p}: put {_ARCHIVE} (from {CIFAR10_URL}) or its extracted {_FOLDER}/ there, or pass download=True (igpt train: --download)")
 
 def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-py/, or a folder holding either
                  train:bool=True, # the 50,000 training images, or the 10,000 test images
@@ -299,7 +305,7 @@ def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-
         raw = {n: (src / n).read_bytes() for n in names}
     else:
         if check_md5 and (h := _md5(src)) != CIFAR10_MD5:
-            raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different file; download it again, or pass check_md5=False for an archive you built")
+            raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different file; download it again, or pass check_md5=False (igpt train: --no-check-md5) for an archive you built")
         raw = _read_archive(src, names)
     images, labels = zip(*(_read_batch(raw[n], f'{src.name}/{n}') for n in names))
     return torch.cat(images), torch.cat(labels)

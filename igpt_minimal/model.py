@@ -142,6 +142,8 @@ def check_tokens(x, n_colors:int, n_positions:int):
         raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first (igpt_minimal.quantize.quantize) and pass a LongTensor")
     if x.ndim != 2: raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: flatten images with igpt_minimal.data.raster")
     if x.shape[1] > n_positions: raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: reduce the image size or use a config with more positions")
+    if x.numel() and x.max() == n_colors and x.min() >= 0:
+        raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: pass image tokens 0..{n_colors - 1} only")
     if x.numel() and (x.min() < 0 or x.max() >= n_colors):
         raise ValueError(f"token ids must lie in [0, {n_colors}), got min {int(x.min())} and max {int(x.max())}: was the data quantized with a palette of another size?")
 
@@ -197,6 +199,7 @@ def _body(self:IGPT, h, causal:bool, cache:KVCache|None=None, return_hidden:bool
 def forward(self:IGPT, x, causal:bool=True, mask=None, return_hidden:bool=False):
     "Logits (B, T, n_colors) for tokens x (B, T); with return_hidden also [embeddings, block 1 out, ..., block L out]."
     if not torch.compiler.is_compiling(): check_tokens(x, self.config.n_colors, self.config.n_positions)
+    x = x.long()                                 # any integer dtype, e.g. the uint8 of a token cache
     if causal:
         if mask is not None: raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
         inp = torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)  # [SOS, x1 .. x(n-1)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .model import IGPT
+from .model import IGPT, check_tokens
 from .losses import bert_loss
 
 # %% auto #0
@@ -32,6 +32,7 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
                     ) -> torch.Tensor|dict:
     "Average-pooled, `norm_f`-normalised hidden states: (N, n_embd) for an int `layer`, else a dict layer -> (N, n_embd)."
     layers, dev = _check_layers(layer, model.config.n_layer), next(model.parameters()).device
+    check_tokens(seqs, model.config.n_colors, model.config.n_positions)
     out = {l: [] for l in layers}
     for i in range(0, len(seqs), batch_size):
         x = seqs[i:i + batch_size].to(dev).long()
@@ -66,12 +67,20 @@ def _check_xy(x, y, name:str):
     "x as float (N, D) and y as int64 (N,), or a ValueError saying what is wrong."
     x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
     if x.ndim != 2: raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or pool it first")
+    if not len(x): raise ValueError(f"{name}_x is empty: pass at least one example")
     if len(x) != len(y): raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one label per row")
     if y.is_floating_point() or y.ndim != 1 or (len(y) and y.min() < 0):
         raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} {tuple(y.shape)}")
     if not torch.isfinite(x).all():
         raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the features (a diverged model?)")
     return x, y.long()
+
+def _n_classes(ytr, *others) -> int:
+    "K, from labels 0..K-1; refused when there would be more classes than training examples (a stray huge label)."
+    k = int(torch.cat([ytr, *others]).max()) + 1
+    if k > len(ytr): raise ValueError(f"labels go up to {k - 1}, which would make {k} classes from {len(ytr)} training examples: "
+                                      f"number the classes 0..K-1 (e.g. torch.unique(y, return_inverse=True)[1])")
+    return k
 
 @dataclass
 class ProbeResult:
@@ -106,7 +115,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
     mu, sd = xtr.mean(0), xtr.std(0)
     sd = torch.where(sd > 0, sd, torch.ones_like(sd))
     (xtr, xva, xte), (ytr, yva, yte) = [((x - mu) / sd).to(dev) for x in (xtr, xva, xte)], [y.to(dev) for y in (ytr, yva, yte)]
-    k, l2s = int(torch.cat([ytr, yva, yte]).max()) + 1, sorted(l2s, reverse=True)
+    k, l2s = _n_classes(ytr, yva, yte), sorted(l2s, reverse=True)
     logits = lambda w, x: x @ w[:-1] + w[-1]
     ws = _fit_logreg(xtr, ytr, k, l2s, max_iter)
     loss = {l2: F.cross_entropy(logits(w, xva), yva).item() for l2, w in zip(l2s, ws)}
@@ -242,7 +251,7 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     if steps < 1 or eval_every < 1: raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     dev = next(model.parameters()).device
     m = copy.deepcopy(model).train()
-    clf = nn.Linear(m.config.n_embd, int(torch.cat([ytr, yva, yte]).max()) + 1, bias=False).to(dev)
+    clf = nn.Linear(m.config.n_embd, _n_classes(ytr, yva, yte), bias=False).to(dev)
     nn.init.zeros_(clf.weight)                                        # W_clf = 0, as in the official code
     groups = [dict(params=list(m.parameters()), peak=lr), dict(params=list(clf.parameters()), peak=clf_lr)]
     opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)

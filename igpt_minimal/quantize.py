@@ -159,6 +159,7 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
                 max_pixels:int|None=1_000_000, # fit on a random sample of this many pixels (None: all)
                ) -> torch.Tensor: # (n_colors, C) float32 palette in [-1, 1], on the CPU
     "Fit a k-means palette of `n_colors` colours to `pixels`: k-means++ seeding, then Lloyd's iterations from coarse colour grids to the exact colours."
+    if n_colors < 1: raise ValueError(f"n_colors must be >= 1, got {n_colors}")
     px, g, dev = _flat_pixels(pixels), torch.Generator().manual_seed(seed), _device(device)
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
     x, w = (t.to(dev) for t in _distinct(px))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from .quantize import quantize, dequantize
 from .data import raster, unraster
-from .model import IGPT
+from .model import IGPT, check_tokens
 
 # %% auto #0
 __all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid', 'image_grid']
@@ -17,6 +17,7 @@ __all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid', 'i
 # %% ../nbs/05_sample.ipynb #56f4f32c
 def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=None, generator:torch.Generator|None=None) -> torch.Tensor:
     "Draw one id per row from logits (B, V); top_k=1 is greedy (argmax)."
+    if top_k is not None and top_k < 1: raise ValueError(f"top_k must be >= 1 (1 = greedy) or None (no cut-off), got {top_k}")
     if top_k == 1: return logits.argmax(-1)
     logits = logits.float() / temperature
     if top_k is not None:
@@ -28,6 +29,7 @@ def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=Non
 # %% ../nbs/05_sample.ipynb #d3386af7
 def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):
     if prefix.ndim != 2 or prefix.is_floating_point(): raise ValueError(f"prefix must be integer token ids (B, P), got {prefix.dtype} {tuple(prefix.shape)}; use torch.zeros(B, 0, dtype=torch.long) for none")
+    check_tokens(prefix, model.config.n_colors, model.config.n_positions)
     if n_new < 0: raise ValueError(f"n_new must be >= 0, got {n_new}")
     if prefix.shape[1] + n_new > model.config.n_positions:
         raise ValueError(f"prefix ({prefix.shape[1]}) + n_new ({n_new}) exceeds the model's {model.config.n_positions} positions")
@@ -60,6 +62,7 @@ def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None
     if H * W != model.config.n_positions: raise ValueError(f"images are {H}x{W} = {H * W} tokens but the model has {model.config.n_positions} positions: reduce_context them first")
     keep_rows = H // 2 if keep_rows is None else keep_rows
     if not 0 <= keep_rows <= H: raise ValueError(f"keep_rows must be in [0, {H}], got {keep_rows}")
+    if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     prefix = raster(tokens)[:, :keep_rows * W].repeat_interleave(n_samples, 0)     # (N * n_samples, keep_rows*W)
     seqs = generate(model, prefix, H * W - keep_rows * W, temperature, top_k, generator=generator)
     return dequantize(unraster(seqs.cpu(), H, W), palette).reshape(N, n_samples, H, W, -1)

@@ -15,12 +15,13 @@ from .data import (raster, reduce_context, split_train_val, load_digits, load_fa
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .model import IGPT, IGPTConfig, count_params
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
+from .runfiles import atomic_write, write_text, RunLock, latest_checkpoint, trim_metrics, all_finite, CKPT_NAME, PREV_NAME
 
 # %% auto #0
-__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'CKPT_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'GPU_PEAK_BF16', 'TrainConfig',
-           'get_preset', 'load_images', 'prepare_data', 'lr_at', 'Runtime', 'setup_device', 'save_checkpoint',
-           'load_checkpoint', 'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics',
-           'plot_losses', 'plan', 'format_plan']
+__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'GPU_PEAK_BF16', 'TrainConfig', 'get_preset',
+           'load_images', 'prepare_data', 'lr_at', 'Runtime', 'setup_device', 'save_checkpoint', 'load_checkpoint',
+           'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses', 'plan',
+           'format_plan']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3}   # name -> colour channels
@@ -90,16 +91,16 @@ def get_preset(name:str, **overrides) -> TrainConfig:
 
 # %% ../nbs/04_train.ipynb #5df9d16b
 def _atomic_save_npy(path:Path, arr:np.ndarray):
-    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
-    with open(tmp, 'wb') as f: np.save(f, arr)
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, 'wb') as f: np.save(f, arr)
+    atomic_write(path, write)
 
-def load_images(data:str, train:bool, data_path=None, check_md5:bool=True):
+def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, download:bool=False):
     "uint8 images (N, H, W, C) and int64 labels of the named dataset's published training or test split."
     if data == 'digits': return load_digits(train=train)
     if data == 'fashion-mnist': return load_fashion_mnist(data_path, train=train)
     if data_path is None: raise ValueError("CIFAR-10 needs its archive: pass data_path (--data-path) pointing at cifar-10-python.tar.gz")
-    return load_cifar10(data_path, train=train, check_md5=check_md5)
+    return load_cifar10(data_path, train=train, check_md5=check_md5, download=download)
 
 SPLITS = ('train', 'val', 'test')
 _CACHE = [f'{kind}_{s}' for s in SPLITS for kind in ('tokens', 'labels')]
@@ -117,11 +118,11 @@ def _load_cache(cfg:TrainConfig, out:Path) -> dict|None:
     return dict(palette=load_palette(out/'palette.npy'), **{n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE})
 
 # %% ../nbs/04_train.ipynb #5a280438
-def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True) -> dict:
+def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False) -> dict:
     "Palette and token sequences of the train, validation and test splits, cached in `out_dir`."
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and (cached := _load_cache(cfg, out)) is not None: return cached
-    x, y = load_images(cfg.data, True, data_path, check_md5)
+    x, y = load_images(cfg.data, True, data_path, check_md5, download)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)                     # validation: a fixed 10% of the training split
     xt, yt = load_images(cfg.data, False, data_path, check_md5)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
@@ -135,8 +136,8 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for n in _CACHE: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
-        tmp = out/f'palette.{os.getpid()}.tmp.npy'; save_palette(palette, tmp); os.replace(tmp, out/'palette.npy')
-        tmp = out/f'data.json.{os.getpid()}.tmp'; tmp.write_text(json.dumps(_data_key(cfg))); os.replace(tmp, out/'data.json')  # last: marks the cache whole
+        _atomic_save_npy(out/'palette.npy', palette.numpy())
+        write_text(out/'data.json', json.dumps(_data_key(cfg)))     # last: marks the cache whole
     return res
 
 # %% ../nbs/04_train.ipynb #994e3f4f
@@ -162,6 +163,16 @@ class Runtime:
     def autocast(self):
         return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
 
+def _check_device(device) -> torch.device:
+    "torch.device(device), or a one-line error if this machine does not have it."
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {device!r}: CUDA is not available on this machine; use cpu")
+    if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"device {device!r} is not supported: use cpu or cuda")
+    return dev
+
 def setup_device(device=None) -> Runtime:
     "Pick the device (CUDA if present), enable TF32 on CUDA, and join the torchrun process group if there is one."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -173,21 +184,19 @@ def setup_device(device=None) -> Runtime:
         dev = torch.device('cuda', local) if cuda else torch.device('cpu')
         rt = Runtime(dev, dist.get_rank(), world, True)
     else:
-        rt = Runtime(torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu')))
+        rt = Runtime(_check_device(device or ('cuda' if torch.cuda.is_available() else 'cpu')))
     if rt.cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return rt
 
 # %% ../nbs/04_train.ipynb #1add9442
-CKPT_NAME, BEST_NAME, WEIGHTS_NAME = 'ckpt.pt', 'best.pt', 'model.pt'   # full training state; best validation NLL; weights only
+BEST_NAME, WEIGHTS_NAME = 'best.pt', 'model.pt'   # best validation NLL; weights only (CKPT_NAME: the full training state)
 
-def save_checkpoint(path, **state):
-    "Write `state` to `path` atomically (temp file + rename)."
+def save_checkpoint(path, keep=None, **state):
+    "Write `state` to `path` atomically (temp file + rename); with `keep`, the file it replaces is renamed there."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by `save_checkpoint` safely; a directory means its ckpt.pt, or else its weights-only model.pt."
@@ -251,13 +260,18 @@ def _log(out, rec:dict):
 # %% ../nbs/04_train.ipynb #e9cb8e14
 def _resume_state(cfg:TrainConfig, out, resume:bool):
     "The checkpoint to continue from (or None), refusing to overwrite a previous run by accident."
-    ckpt = Path(out)/CKPT_NAME if out is not None else None
+    ckpt = latest_checkpoint(out) if out is not None else None
     if not resume:
-        if ckpt is not None and ckpt.exists():
+        if ckpt is not None:
             raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
         return None
-    if ckpt is None or not ckpt.exists(): raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to start a new run")
-    state = load_checkpoint(ckpt)
+    if ckpt is None: raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to start a new run")
+    try: state = load_checkpoint(ckpt)
+    except ValueError:
+        if ckpt.name != CKPT_NAME or not (Path(out)/PREV_NAME).exists(): raise
+        print(f"{ckpt} is unreadable; resuming from {PREV_NAME}"); state = load_checkpoint(Path(out)/PREV_NAME)
+    if 'optimizer' not in state or 'rng' not in state:
+        raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from it exactly; start a new run (drop --resume)")
     old = TrainConfig(**state['config'])
     if old.model_config() != cfg.model_config() or old.objective != cfg.objective:
         raise ValueError(f"the checkpoint in {out} was trained with a different model or objective ({old.model_config()}, {old.objective}); resume with the same preset")
@@ -270,8 +284,13 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
     rt, t_start = setup_device(device), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got {tuple(train_tokens.shape)}")
-    state = _resume_state(cfg, out_dir, resume)
-    if rt.is_main and out_dir is not None: Path(out_dir).mkdir(parents=True, exist_ok=True)
+    lock = RunLock(out_dir) if out_dir is not None and rt.is_main else contextlib.nullcontext()
+    with lock:                                   # one writer per run directory
+        state = _resume_state(cfg, out_dir, resume)
+        if rt.is_main and out_dir is not None: trim_metrics(Path(out_dir)/'metrics.jsonl', state['step'] if state else 0)
+        return _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start)
+
+def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = IGPT(cfg.model_config()).to(rt.device)
     opt = make_optimizer(model, cfg, rt)
@@ -283,6 +302,7 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
     net = torch.compile(model) if cfg.compile else model
     if rt.distributed: net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[rt.device.index] if rt.cuda else None)
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
+    loop.saved_step = state['step'] if state is not None else None
     return loop.run(step, until or cfg.max_steps, val_tokens, progress, t_start)
 
 # %% ../nbs/04_train.ipynb #1c203880
@@ -294,7 +314,7 @@ class _Loop:
         self.micro = cfg.micro_batch_size or self.per_rank
         if self.per_rank % self.micro: raise ValueError(f"micro_batch_size={self.micro} must divide the per-process batch {self.per_rank}")
         self.tokens = tokens.pin_memory() if rt.cuda else tokens
-        self.history = []
+        self.history, self.saved_step, self.best_nll = [], None, None
 
     def batch(self):
         "This process's slice of the global batch (and its BERT masks), on the device."
@@ -331,20 +351,34 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 
 @patch
+def check_finite(self:_Loop, step:int, loss:float):
+    "Stop, saving nothing, if the loss or any parameter is no longer finite; say which checkpoint is kept and what to try."
+    bad = f"the loss is {loss}" if not math.isfinite(loss) else "the parameters are no longer finite" if not all_finite(self.model) else None
+    if bad is None: return
+    cfg = self.cfg
+    kept = ("nothing was saved" if self.out is None else f"no checkpoint was written to {self.out}" if self.saved_step is None
+            else f"{Path(self.out)/CKPT_NAME} still holds step {self.saved_step}, the last finite state")
+    raise FloatingPointError(f"training diverged at step {step} ({bad}); {kept}. Try a lower learning rate (lr={cfg.lr}), "
+                             f"a longer warm-up (warmup_steps={cfg.warmup_steps}) or gradient clipping (grad_clip={cfg.grad_clip})")
+
+@patch
 def checkpoint(self:_Loop, step:int):
-    "Rank 0 writes the full training state atomically."
+    "Rank 0 writes the full training state atomically, keeping the previous one as ckpt-prev.pt."
     if self.out is None or not self.rt.is_main: return
-    save_checkpoint(Path(self.out)/CKPT_NAME, model=self.model.state_dict(), optimizer=self.opt.state_dict(), step=step,
-                    config=asdict(self.cfg), palette=self.palette,
+    save_checkpoint(Path(self.out)/CKPT_NAME, keep=Path(self.out)/PREV_NAME, model=self.model.state_dict(),
+                    optimizer=self.opt.state_dict(), step=step, config=asdict(self.cfg), palette=self.palette,
                     rng=dict(data=self.gen.get_state(), torch=torch.get_rng_state()))
+    self.saved_step = step
 
 @patch
 def save_best(self:_Loop, step:int, val_nll:float):
     "Rank 0 keeps the weights with the lowest validation NLL so far in best.pt (weights only)."
     if self.out is None or not self.rt.is_main: return
     best = Path(self.out)/BEST_NAME
-    if best.exists() and load_checkpoint(best)['val_nll'] <= val_nll: return
+    if self.best_nll is None and best.exists(): self.best_nll = load_checkpoint(best)['val_nll']   # a resumed run's best
+    if self.best_nll is not None and self.best_nll <= val_nll: return
     save_checkpoint(best, model=self.model.state_dict(), step=step, config=asdict(self.cfg), palette=self.palette, val_nll=val_nll)
+    self.best_nll = val_nll
 
 @patch
 def reduce_mean(self:_Loop, t:torch.Tensor) -> float:
@@ -365,11 +399,9 @@ def run(self:_Loop, step:int, until:int, val_tokens, progress:bool, t_start:floa
         loss = self.step(step)
         step += 1; seen += cfg.batch_size * self.tokens.shape[1]
         last = step == until
-        if step % cfg.log_every == 0 or step % cfg.ckpt_every == 0 or last:  # never checkpoint a non-finite state
+        if step % cfg.log_every == 0 or step % cfg.ckpt_every == 0 or last:
             loss = self.reduce_mean(loss)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss} at step {step}: lower the learning rate (lr={cfg.lr}) or lengthen the warm-up; "
-                                         f"the last good checkpoint (if any) is untouched")
+            self.check_finite(step, loss)                # never log, evaluate or save a non-finite state
             tok_s = seen / max(time.time() - t_last, 1e-9); t_last, seen = time.time(), 0
             rec = dict(step=step, loss=loss, lr=lr_at(step - 1, cfg), tokens_per_s=round(tok_s))
             if val_tokens is not None and (step % cfg.eval_every == 0 or last):
