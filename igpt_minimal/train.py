@@ -458,7 +458,7 @@ def plan(cfg:TrainConfig, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     mc = cfg.model_config()
     with torch.device('meta'): n = count_params(IGPT(mc))
     T, d, L = mc.n_positions, mc.n_embd, mc.n_layer
-    per_token = 6 * n + 12 * L * T * d
+    per_token = 6 * n + (6 if cfg.objective == 'ar' else 12) * L * T * d   # causal attention: half the T×T scores
     per_step = per_token * T * cfg.batch_size
     act = L * 34 * T * d + T * mc.n_colors * (2 + 4 + 4)
     micro = cfg.micro_batch_size or cfg.batch_size
