@@ -136,13 +136,13 @@ def cmd_plan(a):
     for g in gpus[1:]: print(f"  ESTIMATE: {plan(cfg, g, a.mfu)['hours']:,.1f} h on one {g} at {a.mfu:.0%} of its bf16 peak")
 
 # %% ../nbs/08_cli.ipynb #819f2c69
-def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True) -> dict:
+def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
     "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png and metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
     if (out/CKPT_NAME).exists(): raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
     cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
-    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress)
+    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress, device=device)
     nll = evaluate(res.model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))   # the test split, once
     imgs, _ = load_digits(train=False)
     idx = torch.arange(0, len(imgs), len(imgs) // 8)[:8]
@@ -151,13 +151,14 @@ def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True) -> di
     completion_grid(imgs[idx], comp, path=out/'completions.png')
     probe = run_probe(res.model, cfg, out, 'all', plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
-             val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(), preset='digits')
+             val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(),
+             device=str(next(res.model.parameters()).device), preset='digits')
     (out/'metrics.json').write_text(json.dumps(m, indent=1))
     return m
 
 def cmd_demo(a):
     "Train a small iGPT on the embedded digits on CPU, complete half-images, probe, write PNGs and metrics.json."
-    m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet)
+    m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet, device=a.device)
     print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps ({m['train_seconds']:.0f} s training)")
     print(format_probe(m))
     print(f"wrote {a.out}/completions.png, loss.png, probe_layers.png, metrics.json in {m['total_seconds']:.0f} s")
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--out', default='igpt_demo', help='output directory (default: igpt_demo)')
     d.add_argument('--max-steps', type=int, help='override the digits preset\'s training steps')
     d.add_argument('--seed', type=int, default=0); d.add_argument('--quiet', action='store_true', help='no progress bar')
+    d.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     t = add('train', cmd_train, epilog=f'presets: {presets}')
     t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
     t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")

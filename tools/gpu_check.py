@@ -1,0 +1,166 @@
+"""Check the GPU path in one command and write what was measured to gpu_report.md (run it via tools/gpu_check.sh).
+
+Parts, each timed and reported on its own (a failing part is reported and the script goes on to the next):
+  cuda-cells      the notebooks' `#| cuda` cells (nbdev_test --flags cuda), except chapter 07's full reproduction
+  device-tests    the device-parametrised tests (demo pieces, sampling, BERT fine-tuning, probing on every device)
+  demo            `igpt demo` on the device: wall time and test NLL next to the committed CPU figures
+  train           ~100 bf16 steps of the cifar10-s shape on an archive in CIFAR-10's format, without and with
+                  torch.compile: tokens/s, model FLOP utilisation against the GPU's bf16 peak, peak memory vs `igpt plan`
+  sample          cached sampling of 32x32 images
+  bert-finetune   BERT pretraining steps, then fine-tuning with L_CLF + L_BERT (random masks drawn on the device)
+  ddp             `torchrun` data-parallel training over the GPUs present
+With --device cpu --tiny every part that can runs on the CPU with tiny shapes (the test suite does this).
+"""
+import argparse, contextlib, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
+from pathlib import Path
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU_DEMO = ROOT/'bench'/'demo_cpu.json'     # `igpt demo` on the 2-core CPU machine, for comparison
+
+
+def run(cmd, timeout, **kw):
+    "Run a command; raise with the tail of its output if it fails."
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
+    if r.returncode: raise RuntimeError(f"`{' '.join(map(str, cmd))}` exited {r.returncode}:\n{(r.stdout + r.stderr)[-2000:]}")
+    return r.stdout
+
+
+def sync(dev):
+    if dev.type == 'cuda': torch.cuda.synchronize(dev)
+
+
+def bf16_peak(dev) -> tuple[float, str]:
+    "The GPU's dense bf16 peak (vendor figure when the name is known, else a measured large matmul) and its source."
+    from igpt_minimal.train import GPU_PEAK_BF16
+    name = torch.cuda.get_device_name(dev)
+    for key, peak in GPU_PEAK_BF16.items():
+        if key.split('-')[0] in name: return peak, f"{key} vendor figure"
+    a = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16); a @ a; sync(dev)
+    t = time.perf_counter(); [a @ a for _ in range(5)]; sync(dev)
+    return 5 * 2 * 8192 ** 3 / (time.perf_counter() - t), f"measured bf16 matmul on {name}"
+
+
+def part_cuda_cells(a, tmp):
+    if a.dev.type != 'cuda': return 'skipped: the `#| cuda` cells need CUDA'
+    # chapter 07's cuda cells are the CIFAR-10 reproduction itself (the real archive, hours): not part of this check
+    nbs = [p for p in sorted((ROOT/'nbs').glob('*.ipynb')) if '#| cuda' in p.read_text() and not p.name.startswith('07')]
+    for p in nbs: run(['nbdev_test', '--flags', 'cuda', '--path', str(p)], 600)
+    return f"pass with their cuda cells: {', '.join(p.name for p in nbs)} (07's are the full reproduction, run separately)"
+
+
+def part_device_tests(a, tmp):
+    out = run([sys.executable, '-m', 'pytest', '-q', 'tests/test_integrity.py', '-k', 'device or token_checks'], 600)
+    return out.strip().splitlines()[-1]
+
+
+def part_demo(a, tmp):
+    t = time.time()
+    run(['igpt', 'demo', '--out', tmp/'demo', '--device', a.device, '--quiet'] + (['--max-steps', '20'] if a.tiny else []), 900)
+    m = json.loads((tmp/'demo'/'metrics.json').read_text())
+    line = f"{a.device}: {m['steps']} steps, {time.time() - t:.0f} s wall ({m['train_seconds']:.0f} s training), test NLL {m['test_nll_bits_per_token']:.3f} bits/token"
+    if CPU_DEMO.exists():
+        c = json.loads(CPU_DEMO.read_text())
+        line += f"\nCPU ({c['hardware']}): {c['steps']} steps, {c['total_seconds']:.0f} s wall ({c['train_seconds']:.0f} s training), test NLL {c['test_nll_bits_per_token']:.3f} bits/token"
+    return line
+
+
+def part_train(a, tmp):
+    from igpt_minimal.data import make_fake_cifar10
+    from igpt_minimal.train import get_preset, prepare_data, train, plan
+    preset, steps = ('cifar10-tiny', 10) if a.tiny else ('cifar10-s', 100)
+    arc = make_fake_cifar10(tmp/'fake', n_train=200 if a.tiny else 5000, n_test=50 if a.tiny else 500)
+    lines = []
+    for compile_ in ([False] if a.dev.type == 'cpu' else [False, True]):    # compiling on CPU: not part of this check
+        cfg = get_preset(preset, max_steps=steps, log_every=max(1, steps // 10), eval_every=steps, ckpt_every=steps, compile=compile_)
+        data = prepare_data(cfg, None, arc, check_md5=False)
+        if a.dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(a.dev)
+        res = train(cfg, data['tokens_train'], data['tokens_val'], progress=False, device=a.device)
+        toks = sorted(r['tokens_per_s'] for r in res.history[2:]) or [res.history[-1]['tokens_per_s']]   # after warm-up/compilation
+        tok_s = toks[len(toks) // 2]
+        p = plan(cfg)
+        line = f"{preset}{' + torch.compile' if compile_ else ''}, {steps} steps: {tok_s:,.0f} tokens/s (median after the first logs)"
+        if a.dev.type == 'cuda':
+            peak, src = bf16_peak(a.dev)
+            mem = torch.cuda.max_memory_allocated(a.dev)
+            line += (f", MFU {tok_s * p['flops_per_token'] / peak:.1%} of {peak / 1e12:.0f} TFLOP/s ({src}; causal attention counted as half the scores)"
+                     f", max_memory_allocated {mem / 2**30:.2f} GiB vs plan's estimate {p['peak_memory_bytes'] / 2**30:.2f} GiB")
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def part_sample(a, tmp):
+    from igpt_minimal.model import IGPT, igpt_config
+    from igpt_minimal.train import get_preset
+    from igpt_minimal.sample import generate
+    cfg = get_preset('cifar10-tiny' if a.tiny else 'cifar10-s')
+    m = IGPT(cfg.model_config()).to(a.dev).eval()
+    B, T = (4, cfg.image_size ** 2)
+    g = torch.Generator(a.dev).manual_seed(0)
+    out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g)   # warm-up
+    sync(a.dev); t = time.perf_counter()
+    with torch.autocast('cuda', dtype=torch.bfloat16) if a.dev.type == 'cuda' else contextlib.nullcontext():
+        out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g)
+    sync(a.dev); s = time.perf_counter() - t
+    assert out.shape == (B, T) and int(out.max()) < cfg.n_colors
+    return f"{B} images of {cfg.image_size}x{cfg.image_size} ({T} tokens each) in {s:.2f} s with the KV cache: {B * T / s:,.0f} tokens/s"
+
+
+def part_bert_finetune(a, tmp):
+    from igpt_minimal.train import get_preset, prepare_data, train
+    from igpt_minimal.probe import finetune
+    cfg = get_preset('tiny', objective='bert', max_steps=20)
+    d = prepare_data(cfg)
+    res = train(cfg, d['tokens_train'], progress=False, device=a.device)
+    tr, ytr, va, yva = d['tokens_train'].long(), d['labels_train'], d['tokens_val'].long(), d['labels_val']
+    ft = finetune(res.model, tr, ytr, va, yva, steps=20, eval_every=10, causal=False, gen_weight=1.0)
+    return f"BERT pretrain 20 steps + fine-tune 20 steps on {a.device}: validation accuracy {ft.val_accuracy:.1%} (tiny model; checks it runs)"
+
+
+def part_ddp(a, tmp):
+    from igpt_minimal.data import make_fake_cifar10
+    arc = make_fake_cifar10(tmp/'fake-ddp', n_train=200, n_test=50)
+    n = torch.cuda.device_count() if a.dev.type == 'cuda' else 1
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n), '-m', 'igpt_minimal.cli', 'train',
+           '--preset', 'cifar10-tiny', '--data-path', str(arc), '--no-check-md5', '--out', str(tmp/'ddp'), '--max-steps', '20', '--quiet', '--device', a.device]
+    out = run(cmd, 600)
+    return f"torchrun over {n} process(es) on {a.device}: {out.strip().splitlines()[-1]}"
+
+
+PARTS = {'cuda-cells': part_cuda_cells, 'device-tests': part_device_tests, 'demo': part_demo, 'train': part_train,
+         'sample': part_sample, 'bert-finetune': part_bert_finetune, 'ddp': part_ddp}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--device', default='cuda', help='cuda (default) or cpu (a rehearsal of the parts that can run there)')
+    ap.add_argument('--tiny', action='store_true', help='tiny shapes and step counts (a rehearsal; numbers not meaningful)')
+    ap.add_argument('--out', default=str(ROOT/'gpu_report.md'), help='report file (default: gpu_report.md)')
+    ap.add_argument('--only', nargs='*', choices=list(PARTS), help='run only these parts')
+    a = ap.parse_args()
+    if a.device.startswith('cuda') and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here (torch.cuda.is_available() is False), so there is nothing to check; "
+              "run it on a GPU machine, or rehearse with --device cpu --tiny")
+        return 0
+    a.dev = torch.device(a.device)
+    hw = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}" + \
+         (f", {torch.cuda.get_device_name(a.dev)} x {torch.cuda.device_count()}, CUDA {torch.version.cuda}" if a.dev.type == 'cuda' else ', CPU only')
+    report = [f"# GPU check ({time.strftime('%Y-%m-%d %H:%M')})", '', f"Hardware: {hw}. Device: {a.device}{', tiny shapes' if a.tiny else ''}.", '']
+    failed, t_all = [], time.time()
+    for name, fn in PARTS.items():
+        if a.only and name not in a.only: continue
+        t = time.time(); print(f"== {name}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            try: status, text = 'ok', fn(a, Path(tmp))
+            except Exception as e:
+                status, text = 'FAILED', f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"; failed.append(name)
+        if status == 'ok' and text.startswith('skipped'): status = 'skipped'
+        report += [f"## {name}: {status} ({time.time() - t:.0f} s)", '', '```', text.strip(), '```', '']
+        print(f"   {status}: {text.strip().splitlines()[0].removeprefix('skipped: ') if text.strip() else ''}", flush=True)
+    report.append(f"Total: {time.time() - t_all:.0f} s; failed parts: {', '.join(failed) or 'none'}.")
+    Path(a.out).write_text('\n'.join(report) + '\n')
+    print(f"wrote {a.out}; failed parts: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == '__main__': sys.exit(main())
