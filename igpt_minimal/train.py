@@ -109,9 +109,16 @@ def _data_key(cfg:TrainConfig) -> dict:
     "What a token cache was built from; a cache built from anything else is refused."
     return dict(data=cfg.data, image_size=cfg.image_size, n_colors=cfg.n_colors, palette_seed=cfg.seed, val_frac=VAL_FRAC, split_seed=SPLIT_SEED)
 
-def _load_cache(cfg:TrainConfig, out:Path) -> dict|None:
+def _source(data_path) -> str|None:
+    return None if data_path is None else str(Path(data_path).expanduser().resolve())
+
+def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
     if not (out/'data.json').exists(): return None
     key = json.loads((out/'data.json').read_text())
+    source = key.pop('source', None)             # the --data-path the tokens were made from (None: the default)
+    if data_path is not None and _source(data_path) != source:
+        raise ValueError(f"{out} holds tokens made from {source or 'the default data'}, not {_source(data_path)}: use another --out, "
+                         f"or drop --data-path to use the cached tokens")
     if key != _data_key(cfg):
         diff = ', '.join(f"{k} {key.get(k)!r} (wanted {v!r})" for k, v in _data_key(cfg).items() if key.get(k) != v)
         raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): use another --out")
@@ -121,7 +128,7 @@ def _load_cache(cfg:TrainConfig, out:Path) -> dict|None:
 def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False) -> dict:
     "Palette and token sequences of the train, validation and test splits, cached in `out_dir`."
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None and (cached := _load_cache(cfg, out)) is not None: return cached
+    if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None: return cached
     x, y = load_images(cfg.data, True, data_path, check_md5, download)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)                     # validation: a fixed 10% of the training split
     xt, yt = load_images(cfg.data, False, data_path, check_md5)
@@ -137,7 +144,7 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         out.mkdir(parents=True, exist_ok=True)
         for n in _CACHE: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
         _atomic_save_npy(out/'palette.npy', palette.numpy())
-        write_text(out/'data.json', json.dumps(_data_key(cfg)))     # last: marks the cache whole
+        write_text(out/'data.json', json.dumps(dict(_data_key(cfg), source=_source(data_path))))   # last: marks the cache whole
     return res
 
 # %% ../nbs/04_train.ipynb #994e3f4f

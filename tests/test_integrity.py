@@ -181,3 +181,13 @@ def test_sampling_finetune_probe_on_device(device, tokens):
     g = torch.Generator(device).manual_seed(0)
     out = complete_images(ar, torch.zeros(2, 8, 8, 1, dtype=torch.uint8), pal, n_samples=2, generator=g)
     assert out.shape == (2, 2, 8, 8, 1)
+
+
+# 2. the token cache records the data it was made from
+def test_cache_refuses_other_data_path(tmp_path):
+    from igpt_minimal.data import make_fake_cifar10
+    a, b = (make_fake_cifar10(tmp_path / f'{n}.tar.gz', n_train=100, n_test=20, seed=s) for n, s in (('a', 0), ('b', 1)))
+    common = ['--preset', 'cifar10-tiny', '--out', tmp_path / 'run', '--no-check-md5', '--quiet', '--max-steps', 4]
+    assert igpt('train', *common, '--data-path', a)[0] == 0
+    one_line_error(*igpt('train', *common, '--data-path', b, '--resume')[::2], f'made from {a.resolve()}, not {b.resolve()}')
+    assert igpt('probe', '--ckpt', tmp_path / 'run')[0] == 0           # without --data-path the cached tokens are used
