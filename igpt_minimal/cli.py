@@ -18,10 +18,12 @@ from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, GPU_PEAK_BF16, ge
 from .sample import complete_images, completion_grid, image_grid
 from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 from .runfiles import RunInUse
+from .images import complete_files
+from .hf import export_hf
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',
-           'cmd_plan', 'run_demo', 'cmd_demo', 'build_parser', 'main']
+           'cmd_plan', 'cmd_complete', 'cmd_export', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -52,13 +54,13 @@ def cmd_train(a):
     out = _run_dir(a.out)
     rt = setup_device(a.device)
     if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
-    data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download)
+    data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download, skip_bad=a.skip_bad_images)
     if rt.distributed and rt.is_main: torch.distributed.barrier()
     res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
                 progress=not a.quiet, device=a.device)
     if rt.is_main:
         msg = f"trained {res.step} steps in {res.seconds:.0f} s"
-        if res.val_nll is not None: msg += f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, cfg.channels):.3f} bits/dim)"
+        if res.val_nll is not None: msg += f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)"
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
 
 # %% ../nbs/08_cli.ipynb #74c1e300
@@ -100,6 +102,8 @@ def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, obje
 def run_probe(model, cfg, run_dir:Path, layers='all', data_path=None, plot_path=None) -> dict:
     "Linear probes of every requested layer and of raw pixels, choices on validation, test scored once; the report."
     d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
+    if d['labels_train'].min() < 0: raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
+                                                     f"put the images in one sub-folder per class")
     layers = _parse_layers(layers, cfg.n_layer) if isinstance(layers, str) else layers
     by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
     if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
@@ -134,6 +138,34 @@ def cmd_plan(a):
     cfg = get_preset(a.preset)
     print(format_plan(a.preset, cfg, plan(cfg, gpus[0], a.mfu)))
     for g in gpus[1:]: print(f"  ESTIMATE: {plan(cfg, g, a.mfu)['hours']:,.1f} h on one {g} at {a.mfu:.0%} of its bf16 peak")
+
+# %% ../nbs/08_cli.ipynb #cac6fe8b
+def _ar_model(a, what:str):
+    "The run's model (AR only), config and checkpoint, on --device."
+    model, cfg, state = load_model(a.ckpt, setup_device('cpu' if what == 'export' else a.device).device)
+    if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: only AR runs can {what} (BERT models fill in masked pixels, not the next one)")
+    if state.get('palette') is None: raise ValueError(f"{a.ckpt} holds no palette: it was not written by igpt train")
+    return model, cfg, state
+
+def cmd_complete(a):
+    "Complete the bottom of your own images (any size, any format Pillow reads) with a trained AR run; writes a PNG grid."
+    model, cfg, state = _ar_model(a, 'complete')
+    if not a.out.strip(): raise ValueError("--out is empty: give a .png file path")
+    if missing := [f for f in a.image if not Path(f).is_file()]: raise FileNotFoundError(f"no image file {missing[0]}")
+    if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
+    keep = cfg.image_size // 2 if a.keep_rows is None else a.keep_rows
+    g = torch.Generator(next(model.parameters()).device).manual_seed(a.seed)
+    imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g)
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    completion_grid(imgs, comp, keep_rows=keep, path=out)
+    print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, {a.n} completions each")
+
+def cmd_export(a):
+    "Export an AR run as a Hugging Face ImageGPT model plus an image processor holding the run's palette."
+    model, cfg, state = _ar_model(a, 'export')
+    out = export_hf(model, state['palette'], _run_dir(a.out))
+    print(f"wrote {out}: load it with transformers' ImageGPTForCausalImageModeling.from_pretrained and "
+          f"AutoImageProcessor.from_pretrained (its clusters are the run's {cfg.n_colors}-colour palette)")
 
 # %% ../nbs/08_cli.ipynb #819f2c69
 def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
@@ -179,9 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = add('train', cmd_train, epilog=f'presets: {presets}')
     t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
     t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")
-    t.add_argument('--data-path', help='cifar-10-python.tar.gz (or its folder) for cifar10; the folder of the four IDX files for fashion-mnist')
+    t.add_argument('--data-path', help='cifar10: cifar-10-python.tar.gz (or its folder); fashion-mnist: the folder of the four IDX files; '
+                   'images: a folder of images, one sub-folder per class')
     t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives you built yourself)")
     t.add_argument('--download', action='store_true', help='cifar10: download the archive to --data-path if it is not there')
+    t.add_argument('--skip-bad-images', action='store_true', help='images: skip unreadable files (and count them) instead of stopping')
     t.add_argument('--out', required=True, help='run directory: checkpoint, metrics, token cache')
     t.add_argument('--max-steps', type=int, help="override the preset's steps (the schedule follows)")
     t.add_argument('--objective', choices=['ar', 'bert']); t.add_argument('--resume', action='store_true', help='continue the run in --out')
@@ -196,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     r = add('probe', cmd_probe)
     r.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)'); r.add_argument('--layers', default='all', help="'all' or e.g. 2,3,4")
     r.add_argument('--plot', help='PNG path (default: RUN/probe_layers.png)'); r.add_argument('--data-path'); r.add_argument('--device')
+    c = add('complete', cmd_complete)
+    c.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
+    c.add_argument('--image', required=True, nargs='+', metavar='FILE', help='image file(s): PNG, JPEG, BMP, ...; any size')
+    c.add_argument('--out', required=True, help='PNG file to write')
+    c.add_argument('--keep-rows', type=int, help="rows kept from the top (default: half the run's image size)")
+    c.add_argument('--n', type=int, default=4, help='completions per image (default 4)')
+    c.add_argument('--temperature', type=float, default=1.0); c.add_argument('--top-k', type=int)
+    c.add_argument('--seed', type=int, default=0); c.add_argument('--device')
+    e = add('export', cmd_export)
+    e.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
+    e.add_argument('--out', required=True, help='new directory for the Hugging Face model and image processor')
     q = add('plan', cmd_plan)
     q.add_argument('--preset', default='cifar10-s', choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
     q.add_argument('--gpu', default='A100-80GB', choices=list(GPU_PEAK_BF16) + ['all']); q.add_argument('--mfu', type=float, default=0.4, help='assumed model FLOP utilisation')

@@ -264,3 +264,33 @@ def from_hf(cls:IGPT, hf_model) -> IGPT:
             if has_bias: out[f'blocks.{i}.{dst}.bias'] = sd[p + '.bias']
     model.load_state_dict({k: v.detach().float().clone() for k, v in out.items()})
     return model
+
+# %% ../nbs/02_model.ipynb #0db734ac
+def _transformers():
+    "transformers' ImageGPT classes, or a one-line error saying how to install them."
+    try: from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
+    except ImportError: raise ImportError("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
+    return ImageGPTConfig, ImageGPTForCausalImageModeling
+
+_TO_HF = {'norm1.weight': 'ln_1.weight', 'norm2.weight': 'ln_2.weight', 'attn.qkv': 'attn.c_attn',
+          'attn.proj': 'attn.c_proj', 'mlp.fc': 'mlp.c_fc', 'mlp.proj': 'mlp.c_proj'}
+
+@patch
+def to_hf(self:IGPT):
+    "This model as a Hugging Face ImageGPTForCausalImageModeling with the same logits (needs `transformers`)."
+    HFConfig, HFModel = _transformers()
+    c, sd = self.config, {k: v.detach().float().cpu() for k, v in self.state_dict().items()}
+    hf = HFModel(HFConfig(vocab_size=c.n_colors + 1, n_positions=c.n_positions, n_embd=c.n_embd, n_layer=c.n_layer,
+                          n_head=c.n_head, activation_function='quick_gelu', layer_norm_epsilon=c.norm_eps,
+                          tie_word_embeddings=False, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    new = {'transformer.wte.weight': sd['wte.weight'], 'transformer.wpe.weight': sd['wpe.weight'],
+           'transformer.ln_f.weight': sd['norm_f.weight'], 'lm_head.weight': sd['head.weight']}
+    for i in range(c.n_layer):
+        for ours, theirs in _TO_HF.items():
+            p, q = f'blocks.{i}.{ours}', f'transformer.h.{i}.{theirs}'
+            if ours.startswith('norm'): new[q] = sd[p]; continue
+            w = sd[p + '.weight']
+            new[q + '.weight'] = w.t()                                   # Linear (out, in) -> Conv1D (in, out)
+            new[q + '.bias'] = sd.get(p + '.bias', torch.zeros(w.shape[0]))
+    hf.load_state_dict({**hf.state_dict(), **new})                       # HF's causal-mask buffers stay as they are
+    return hf.eval()

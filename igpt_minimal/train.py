@@ -15,6 +15,7 @@ from .data import (raster, reduce_context, split_train_val, load_digits, load_fa
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .model import IGPT, IGPTConfig, count_params
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
+from .images import load_image_folder, folder_classes
 from .runfiles import atomic_write, write_text, RunLock, latest_checkpoint, trim_metrics, all_finite, CKPT_NAME, PREV_NAME
 
 # %% auto #0
@@ -24,7 +25,7 @@ __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', '
            'format_plan']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
-DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3}   # name -> colour channels
+DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3, 'images': None}   # name -> colour channels (images: 1 or 3, from the files)
 
 @dataclass
 class TrainConfig:
@@ -95,9 +96,12 @@ def _atomic_save_npy(path:Path, arr:np.ndarray):
         with open(tmp, 'wb') as f: np.save(f, arr)
     atomic_write(path, write)
 
-def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, download:bool=False):
+def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, download:bool=False, size:int|None=None, skip_bad:bool=False):
     "uint8 images (N, H, W, C) and int64 labels of the named dataset's published training or test split."
     if data == 'digits': return load_digits(train=train)
+    if data == 'images':
+        if data_path is None: raise ValueError("--data images needs the folder: pass data_path (--data-path DIR)")
+        return load_image_folder(data_path, size, train=train, skip_bad=skip_bad)
     if data == 'fashion-mnist': return load_fashion_mnist(data_path, train=train)
     if data_path is None: raise ValueError("CIFAR-10 needs its archive: pass data_path (--data-path) pointing at cifar-10-python.tar.gz")
     return load_cifar10(data_path, train=train, check_md5=check_md5, download=download)
@@ -115,28 +119,28 @@ def _source(data_path) -> str|None:
 def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
     if not (out/'data.json').exists(): return None
     key = json.loads((out/'data.json').read_text())
-    source = key.pop('source', None)             # the --data-path the tokens were made from (None: the default)
+    source, classes = key.pop('source', None), key.pop('classes', None)   # the --data-path the tokens came from; a folder's classes
     if data_path is not None and _source(data_path) != source:
         raise ValueError(f"{out} holds tokens made from {source or 'the default data'}, not {_source(data_path)}: use another --out, "
                          f"or drop --data-path to use the cached tokens")
     if key != _data_key(cfg):
         diff = ', '.join(f"{k} {key.get(k)!r} (wanted {v!r})" for k, v in _data_key(cfg).items() if key.get(k) != v)
         raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): use another --out")
-    return dict(palette=load_palette(out/'palette.npy'), **{n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE})
+    return dict(palette=load_palette(out/'palette.npy'), classes=classes, **{n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE})
 
 # %% ../nbs/04_train.ipynb #5a280438
-def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False) -> dict:
+def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False, skip_bad:bool=False) -> dict:
     "Palette and token sequences of the train, validation and test splits, cached in `out_dir`."
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None: return cached
-    x, y = load_images(cfg.data, True, data_path, check_md5, download)
+    x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)                     # validation: a fixed 10% of the training split
-    xt, yt = load_images(cfg.data, False, data_path, check_md5)
+    xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
     splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))
     palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)   # training pixels only
     dtype = torch.uint8 if cfg.n_colors <= 256 else torch.int16
-    res = dict(palette=palette)
+    res = dict(palette=palette, classes=folder_classes(data_path) if cfg.data == 'images' else None)
     for s, (imgs, labels) in splits.items():
         res[f'tokens_{s}'] = raster(quantize(imgs, palette)).to(dtype)
         res[f'labels_{s}'] = torch.as_tensor(labels, dtype=torch.int64)
@@ -144,7 +148,7 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         out.mkdir(parents=True, exist_ok=True)
         for n in _CACHE: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
         _atomic_save_npy(out/'palette.npy', palette.numpy())
-        write_text(out/'data.json', json.dumps(dict(_data_key(cfg), source=_source(data_path))))   # last: marks the cache whole
+        write_text(out/'data.json', json.dumps(dict(_data_key(cfg), source=_source(data_path), classes=res['classes'])))   # last: marks it whole
     return res
 
 # %% ../nbs/04_train.ipynb #994e3f4f
