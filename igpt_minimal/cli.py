@@ -20,6 +20,7 @@ from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 from .runfiles import RunInUse
 from .images import complete_files
 from .hf import export_hf
+from .model import MissingDependency
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',
@@ -247,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_cli.ipynb #72b37db9
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, NotADirectoryError, RunInUse, ConnectionError)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, NotADirectoryError, RunInUse, ConnectionError,
+               MissingDependency)
 _DISK_ERRORS = {errno.ENOSPC: 'the disk is full: free some space', errno.EDQUOT: 'the disk quota is used up: free some space',
                 errno.EROFS: 'the file system is read-only', errno.EACCES: 'permission denied', errno.EPERM: 'permission denied'}
 

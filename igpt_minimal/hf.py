@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import numpy as np
 import torch
-from .model import IGPT
+from .model import IGPT, MissingDependency
 from .quantize import load_palette
 
 # %% auto #0
@@ -20,7 +20,7 @@ def _processor_class():
     try: from transformers import ImageGPTImageProcessorPil as P    # transformers 5: needs no torchvision
     except ImportError:
         try: from transformers import ImageGPTImageProcessor as P     # transformers 4
-        except ImportError: raise ImportError("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
+        except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
     return P
 
 def hf_processor(palette:torch.Tensor, size:int):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'KVCache', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config',
-           'check_tokens', 'IGPT', 'count_params']
+           'check_tokens', 'IGPT', 'count_params', 'MissingDependency']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -266,10 +266,12 @@ def from_hf(cls:IGPT, hf_model) -> IGPT:
     return model
 
 # %% ../nbs/02_model.ipynb #0db734ac
+class MissingDependency(ImportError): "An optional package is needed and not installed."
+
 def _transformers():
     "transformers' ImageGPT classes, or a one-line error saying how to install them."
     try: from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
-    except ImportError: raise ImportError("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
+    except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
     return ImageGPTConfig, ImageGPTForCausalImageModeling
 
 _TO_HF = {'norm1.weight': 'ln_1.weight', 'norm2.weight': 'ln_2.weight', 'attn.qkv': 'attn.c_attn',

@@ -191,3 +191,12 @@ def test_cache_refuses_other_data_path(tmp_path):
     assert igpt('train', *common, '--data-path', a)[0] == 0
     one_line_error(*igpt('train', *common, '--data-path', b, '--resume')[::2], f'made from {a.resolve()}, not {b.resolve()}')
     assert igpt('probe', '--ckpt', tmp_path / 'run')[0] == 0           # without --data-path the cached tokens are used
+
+
+# issue 15: transformers stays optional, and its absence is a one-line error naming the fix
+def test_export_without_transformers(run_dir, tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == 'transformers' or m.startswith('transformers.')]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, 'transformers', None)            # `import transformers` now fails
+    one_line_error(*igpt('export', '--ckpt', run_dir, '--out', tmp_path / 'hf')[::2], 'pip install transformers')
+    assert not (tmp_path / 'hf').exists()
