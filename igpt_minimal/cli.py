@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse, errno, json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
-import numpy as np
 import torch
 import igpt_minimal
 from .quantize import dequantize

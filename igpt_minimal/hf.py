@@ -4,12 +4,11 @@
 
 # %% ../nbs/A3_huggingface.ipynb #bcd018b4
 from __future__ import annotations
-import json
 from pathlib import Path
 import numpy as np
 import torch
 from .model import IGPT, MissingDependency
-from .quantize import load_palette
+
 
 # %% auto #0
 __all__ = ['hf_processor', 'palette_from_processor', 'export_hf']

@@ -4,7 +4,6 @@
 
 # %% ../nbs/02_model.ipynb #3bb0edd4
 from __future__ import annotations
-import math
 from dataclasses import dataclass, asdict, replace
 import torch
 import torch.nn as nn

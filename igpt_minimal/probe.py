@@ -5,7 +5,7 @@
 # %% ../nbs/06_probe.ipynb #238c7e48
 from __future__ import annotations
 import copy, math, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

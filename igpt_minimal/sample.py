@@ -4,7 +4,6 @@
 
 # %% ../nbs/05_sample.ipynb #6ed154f2
 from __future__ import annotations
-from pathlib import Path
 import numpy as np
 import torch
 from .quantize import quantize, dequantize

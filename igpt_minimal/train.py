@@ -5,14 +5,15 @@
 # %% ../nbs/04_train.ipynb #a1ff0a95
 from __future__ import annotations
 import contextlib, json, math, os, time
-from dataclasses import dataclass, asdict, field, fields, replace
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from .quantize import fit_palette, quantize, save_palette, load_palette
-from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist, load_cifar10,
+from .quantize import fit_palette, quantize, load_palette
+from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
+from .cifar10 import load_cifar10
 from .model import IGPT, IGPTConfig, count_params
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
@@ -436,7 +437,7 @@ def read_metrics(path) -> list[dict]:
 
 def plot_losses(metrics, path=None):
     "Training loss and validation NLL (bits per token) against step; saved to `path` if given."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     recs = read_metrics(metrics) if not isinstance(metrics, list) else metrics
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot([r['step'] for r in recs], [bits_per_token(r['loss']) for r in recs], label='train')

@@ -2,7 +2,7 @@
 import json, subprocess
 import numpy as np
 import torch
-from igpt_minimal.data import make_fake_cifar10, load_cifar10
+from igpt_minimal.cifar10 import make_fake_cifar10, load_cifar10
 from igpt_minimal.train import load_model
 
 

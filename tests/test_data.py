@@ -1,8 +1,8 @@
 "Tests of the installed igpt_minimal.data (the notebook nbs/01_data.ipynb holds the bulk of the tests)."
 import pickle, tarfile, numpy as np, pytest, torch
 from pathlib import Path
-from igpt_minimal.data import (raster, unraster, reduce_context, load_digits, load_cifar10, make_fake_cifar10,
-                               download_cifar10, CIFAR10_CLASSES, FASHION_MNIST_DIRS)
+from igpt_minimal.data import raster, unraster, reduce_context, load_digits, FASHION_MNIST_DIRS
+from igpt_minimal.cifar10 import load_cifar10, make_fake_cifar10, download_cifar10, CIFAR10_CLASSES
 
 
 def test_raster_unraster_inverse():

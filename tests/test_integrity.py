@@ -10,7 +10,7 @@ from igpt_minimal.model import IGPT, IGPTConfig
 from igpt_minimal.sample import generate, complete_images
 from igpt_minimal.probe import extract_features, linear_probe, finetune, probe_layers
 from igpt_minimal.quantize import fit_palette
-from igpt_minimal.data import load_cifar10
+from igpt_minimal.cifar10 import load_cifar10
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 
@@ -185,7 +185,7 @@ def test_sampling_finetune_probe_on_device(device, tokens):
 
 # 2. the token cache records the data it was made from
 def test_cache_refuses_other_data_path(tmp_path):
-    from igpt_minimal.data import make_fake_cifar10
+    from igpt_minimal.cifar10 import make_fake_cifar10
     a, b = (make_fake_cifar10(tmp_path / f'{n}.tar.gz', n_train=100, n_test=20, seed=s) for n, s in (('a', 0), ('b', 1)))
     common = ['--preset', 'cifar10-tiny', '--out', tmp_path / 'run', '--no-check-md5', '--quiet', '--max-steps', 4]
     assert igpt('train', *common, '--data-path', a)[0] == 0

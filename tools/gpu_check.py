@@ -66,7 +66,7 @@ def part_demo(a, tmp):
 
 
 def part_train(a, tmp):
-    from igpt_minimal.data import make_fake_cifar10
+    from igpt_minimal.cifar10 import make_fake_cifar10
     from igpt_minimal.train import get_preset, prepare_data, train, plan
     preset, steps = ('cifar10-tiny', 10) if a.tiny else ('cifar10-s', 100)
     arc = make_fake_cifar10(tmp/'fake', n_train=200 if a.tiny else 5000, n_test=50 if a.tiny else 500)
@@ -118,7 +118,7 @@ def part_bert_finetune(a, tmp):
 
 
 def part_ddp(a, tmp):
-    from igpt_minimal.data import make_fake_cifar10
+    from igpt_minimal.cifar10 import make_fake_cifar10
     arc = make_fake_cifar10(tmp/'fake-ddp', n_train=200, n_test=50)
     n = torch.cuda.device_count() if a.dev.type == 'cuda' else 1
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n), '-m', 'igpt_minimal.cli', 'train',
