@@ -12,8 +12,9 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, GPU_PEAK_BF16, get_preset, prepare_data, train, load_model,
-                                setup_device, plan, format_plan, CKPT_NAME)
+from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
+                                CKPT_NAME)
+from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid, image_grid
 from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 from .runfiles import RunInUse

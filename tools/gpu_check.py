@@ -11,7 +11,7 @@ Parts, each timed and reported on its own (a failing part is reported and the sc
   ddp             `torchrun` data-parallel training over the GPUs present
 With --device cpu --tiny every part that can runs on the CPU with tiny shapes (the test suite does this).
 """
-import argparse, contextlib, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
+import argparse, contextlib, json, os, platform, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 
@@ -32,7 +32,7 @@ def sync(dev):
 
 def bf16_peak(dev) -> tuple[float, str]:
     "The GPU's dense bf16 peak (vendor figure when the name is known, else a measured large matmul) and its source."
-    from igpt_minimal.train import GPU_PEAK_BF16
+    from igpt_minimal.scale import GPU_PEAK_BF16
     name = torch.cuda.get_device_name(dev)
     for key, peak in GPU_PEAK_BF16.items():
         if key.split('-')[0] in name: return peak, f"{key} vendor figure"
@@ -67,7 +67,8 @@ def part_demo(a, tmp):
 
 def part_train(a, tmp):
     from igpt_minimal.cifar10 import make_fake_cifar10
-    from igpt_minimal.train import get_preset, prepare_data, train, plan
+    from igpt_minimal.train import get_preset, prepare_data, train
+    from igpt_minimal.scale import plan
     preset, steps = ('cifar10-tiny', 10) if a.tiny else ('cifar10-s', 100)
     arc = make_fake_cifar10(tmp/'fake', n_train=200 if a.tiny else 5000, n_test=50 if a.tiny else 500)
     lines = []
@@ -90,7 +91,7 @@ def part_train(a, tmp):
 
 
 def part_sample(a, tmp):
-    from igpt_minimal.model import IGPT, igpt_config
+    from igpt_minimal.model import IGPT
     from igpt_minimal.train import get_preset
     from igpt_minimal.sample import generate
     cfg = get_preset('cifar10-tiny' if a.tiny else 'cifar10-s')
