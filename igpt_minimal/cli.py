@@ -19,8 +19,7 @@ from .sample import complete_images, completion_grid, image_grid
 from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
 from .runfiles import RunInUse
 from .images import complete_files
-from .hf import export_hf
-from .model import MissingDependency
+from .hf import export_hf, MissingDependency
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',

@@ -4,14 +4,14 @@
 
 # %% ../nbs/02_model.ipynb #3bb0edd4
 from __future__ import annotations
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'KVCache', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config',
-           'check_tokens', 'IGPT', 'count_params', 'MissingDependency']
+           'check_tokens', 'IGPT', 'count_params']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -117,19 +117,16 @@ class IGPTConfig:
                 raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(self, k)!r}")
         if self.n_embd % self.n_head: raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}; pick another n_head")
 
-    def to_dict(self): return asdict(self)
 
 MODEL_PRESETS = {
     'igpt_s':  dict(n_embd=512,  n_layer=24, n_head=8),
     'igpt_m':  dict(n_embd=1024, n_layer=36, n_head=8),
     'igpt_l':  dict(n_embd=1536, n_layer=48, n_head=16),
     'igpt_xl': dict(n_embd=3072, n_layer=60, n_head=24),
-    'tiny':    dict(n_embd=64,   n_layer=2,  n_head=4),
-    'small':   dict(n_embd=128,  n_layer=4,  n_head=4),
 }
 
 def igpt_config(name:str, **overrides) -> IGPTConfig:
-    "The named preset (igpt_s, igpt_m, igpt_l, igpt_xl, tiny, small), with optional field overrides."
+    "The paper's named shape (igpt_s, igpt_m, igpt_l, igpt_xl), with optional field overrides."
     if name not in MODEL_PRESETS: raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
     return IGPTConfig(**{**MODEL_PRESETS[name], **overrides})
 
@@ -178,120 +175,55 @@ class IGPT(nn.Module):
             if isinstance(m, RMSNorm): nn.init.ones_(m.weight)
         nn.init.zeros_(self.head.weight)
 
-# %% ../nbs/02_model.ipynb #e4d70b5b
-from fastcore.basics import patch
+    def _body(self, h, causal:bool, cache:KVCache|None=None, return_hidden:bool=False):
+        T, past = h.shape[1], (0 if cache is None else cache.pos)
+        if past + T > self.config.n_positions: raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
+        h = h + self.wpe.weight[past:past + T]          # (B, T, C)
+        hidden = [h]
+        for i, block in enumerate(self.blocks):
+            h = block(h, causal, cache, i)
+            if return_hidden: hidden.append(h)
+        if cache is not None: cache.pos += T
+        logits = self.head(self.norm_f(h))              # (B, T, n_colors)
+        return (logits, hidden) if return_hidden else logits
 
-@patch
-def _body(self:IGPT, h, causal:bool, cache:KVCache|None=None, return_hidden:bool=False):
-    T, past = h.shape[1], (0 if cache is None else cache.pos)
-    if past + T > self.config.n_positions: raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
-    h = h + self.wpe.weight[past:past + T]          # (B, T, C)
-    hidden = [h]
-    for i, block in enumerate(self.blocks):
-        h = block(h, causal, cache, i)
-        if return_hidden: hidden.append(h)
-    if cache is not None: cache.pos += T
-    logits = self.head(self.norm_f(h))              # (B, T, n_colors)
-    return (logits, hidden) if return_hidden else logits
+    def forward(self, x, causal:bool=True, mask=None, return_hidden:bool=False):
+        "Logits (B, T, n_colors) for tokens x (B, T); with return_hidden also [embeddings, block 1 out, ..., block L out]."
+        if not torch.compiler.is_compiling(): check_tokens(x, self.config.n_colors, self.config.n_positions)
+        x = x.long()                                 # any integer dtype, e.g. the uint8 of a token cache
+        if causal:
+            if mask is not None: raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
+            inp = torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)  # [SOS, x1 .. x(n-1)]
+            h = self.wte(inp)
+        else:
+            h = self.wte(x)
+            if mask is not None:
+                if mask.shape != x.shape or mask.dtype != torch.bool: raise ValueError(f"mask must be a bool tensor shaped like x {tuple(x.shape)}, got {mask.dtype} {tuple(mask.shape)}")
+                h = h.masked_fill(mask[..., None], 0.0)  # masked positions: zero token embedding (official code)
+        return self._body(h, causal, None, return_hidden)
 
-@patch
-def forward(self:IGPT, x, causal:bool=True, mask=None, return_hidden:bool=False):
-    "Logits (B, T, n_colors) for tokens x (B, T); with return_hidden also [embeddings, block 1 out, ..., block L out]."
-    if not torch.compiler.is_compiling(): check_tokens(x, self.config.n_colors, self.config.n_positions)
-    x = x.long()                                 # any integer dtype, e.g. the uint8 of a token cache
-    if causal:
-        if mask is not None: raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
-        inp = torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)  # [SOS, x1 .. x(n-1)]
-        h = self.wte(inp)
-    else:
-        h = self.wte(x)
-        if mask is not None:
-            if mask.shape != x.shape or mask.dtype != torch.bool: raise ValueError(f"mask must be a bool tensor shaped like x {tuple(x.shape)}, got {mask.dtype} {tuple(mask.shape)}")
-            h = h.masked_fill(mask[..., None], 0.0)  # masked positions: zero token embedding (official code)
-    return self._body(h, causal, None, return_hidden)
+    def decode(self, inp, cache:KVCache|None=None):
+        "Causal logits for input ids `inp` (B, T) (SOS = n_colors) placed after the cache's positions; fills the cache."
+        return self._body(self.wte(inp), True, cache)
 
-@patch
-def decode(self:IGPT, inp, cache:KVCache|None=None):
-    "Causal logits for input ids `inp` (B, T) (SOS = n_colors) placed after the cache's positions; fills the cache."
-    return self._body(self.wte(inp), True, cache)
+    def new_cache(self, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
+        "An empty KV cache for `decode`."
+        c, p = self.config, self.wte.weight
+        return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
+                       device=device or p.device, dtype=dtype or p.dtype)
 
-@patch
-def new_cache(self:IGPT, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
-    "An empty KV cache for `decode`."
-    c, p = self.config, self.wte.weight
-    return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
-                   device=device or p.device, dtype=dtype or p.dtype)
+    @classmethod
+    def from_hf(cls, hf_model) -> 'IGPT':
+        "The model of a Hugging Face ImageGPTForCausalImageModeling, e.g. a released checkpoint (appendix A3)."
+        from igpt_minimal.hf import from_hf                # transformers is optional: only needed here
+        return from_hf(hf_model)
+
+    def to_hf(self):
+        "This model as a Hugging Face ImageGPTForCausalImageModeling with the same logits (appendix A3)."
+        from igpt_minimal.hf import to_hf
+        return to_hf(self)
 
 # %% ../nbs/02_model.ipynb #4557e3dc
 def count_params(model:nn.Module) -> int:
     "Number of parameters."
     return sum(p.numel() for p in model.parameters())
-
-# %% ../nbs/02_model.ipynb #6013ffc6
-def _hf_config(hf_model) -> IGPTConfig:
-    hc = getattr(hf_model, 'config', None)
-    if hc is None or getattr(hc, 'model_type', None) != 'imagegpt' or not hasattr(hf_model, 'lm_head'):
-        raise TypeError(f"expected a Hugging Face ImageGPTForCausalImageModeling, got {type(hf_model).__name__}")
-    problems = [msg for bad, msg in [
-        (hc.activation_function != 'quick_gelu', f"activation_function={hc.activation_function!r} (iGPT uses 'quick_gelu')"),
-        (hc.n_inner not in (None, 4 * hc.n_embd), f"n_inner={hc.n_inner} (iGPT's MLP is 4*n_embd)"),
-        (not hc.scale_attn_weights, "scale_attn_weights=False"),
-        (hc.scale_attn_by_inverse_layer_idx, "scale_attn_by_inverse_layer_idx=True"),
-        (getattr(hc, 'add_cross_attention', False), "add_cross_attention=True"),
-        (hf_model.lm_head.out_features != hc.vocab_size - 1, f"lm_head has {hf_model.lm_head.out_features} outputs, expected vocab_size-1={hc.vocab_size - 1}"),
-    ] if bad]
-    if problems: raise ValueError("cannot convert this ImageGPT config exactly: " + "; ".join(problems))
-    return IGPTConfig(n_colors=hc.vocab_size - 1, n_positions=hc.n_positions, n_embd=hc.n_embd, n_layer=hc.n_layer,
-                      n_head=hc.n_head, norm_eps=hc.layer_norm_epsilon)
-
-# %% ../nbs/02_model.ipynb #fe59595e
-@patch(cls_method=True)
-def from_hf(cls:IGPT, hf_model) -> IGPT:
-    "An IGPT with the weights of a Hugging Face ImageGPTForCausalImageModeling (e.g. openai/imagegpt-small)."
-    config, sd = _hf_config(hf_model), hf_model.state_dict()
-    has_bias = any(v.abs().max() > 0 for k, v in sd.items() if k.endswith('bias') and '.h.' in k and v.dtype.is_floating_point)
-    model = cls(replace(config, bias=bool(has_bias)))
-    out = {'wte.weight': sd['transformer.wte.weight'], 'wpe.weight': sd['transformer.wpe.weight'],
-           'norm_f.weight': sd['transformer.ln_f.weight'], 'head.weight': sd['lm_head.weight']}
-    conv = {'ln_1.weight': 'norm1.weight', 'ln_2.weight': 'norm2.weight', 'attn.c_attn': 'attn.qkv',
-            'attn.c_proj': 'attn.proj', 'mlp.c_fc': 'mlp.fc', 'mlp.c_proj': 'mlp.proj'}
-    for i in range(config.n_layer):
-        for src, dst in conv.items():
-            p = f'transformer.h.{i}.{src}'
-            if src.startswith('ln'): out[f'blocks.{i}.{dst}'] = sd[p]; continue
-            out[f'blocks.{i}.{dst}.weight'] = sd[p + '.weight'].t()   # Conv1D stores (in, out); Linear wants (out, in)
-            if has_bias: out[f'blocks.{i}.{dst}.bias'] = sd[p + '.bias']
-    model.load_state_dict({k: v.detach().float().clone() for k, v in out.items()})
-    return model
-
-# %% ../nbs/02_model.ipynb #0db734ac
-class MissingDependency(ImportError): "An optional package is needed and not installed."
-
-def _transformers():
-    "transformers' ImageGPT classes, or a one-line error saying how to install them."
-    try: from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
-    except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
-    return ImageGPTConfig, ImageGPTForCausalImageModeling
-
-_TO_HF = {'norm1.weight': 'ln_1.weight', 'norm2.weight': 'ln_2.weight', 'attn.qkv': 'attn.c_attn',
-          'attn.proj': 'attn.c_proj', 'mlp.fc': 'mlp.c_fc', 'mlp.proj': 'mlp.c_proj'}
-
-@patch
-def to_hf(self:IGPT):
-    "This model as a Hugging Face ImageGPTForCausalImageModeling with the same logits (needs `transformers`)."
-    HFConfig, HFModel = _transformers()
-    c, sd = self.config, {k: v.detach().float().cpu() for k, v in self.state_dict().items()}
-    hf = HFModel(HFConfig(vocab_size=c.n_colors + 1, n_positions=c.n_positions, n_embd=c.n_embd, n_layer=c.n_layer,
-                          n_head=c.n_head, activation_function='quick_gelu', layer_norm_epsilon=c.norm_eps,
-                          tie_word_embeddings=False, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
-    new = {'transformer.wte.weight': sd['wte.weight'], 'transformer.wpe.weight': sd['wpe.weight'],
-           'transformer.ln_f.weight': sd['norm_f.weight'], 'lm_head.weight': sd['head.weight']}
-    for i in range(c.n_layer):
-        for ours, theirs in _TO_HF.items():
-            p, q = f'blocks.{i}.{ours}', f'transformer.h.{i}.{theirs}'
-            if ours.startswith('norm'): new[q] = sd[p]; continue
-            w = sd[p + '.weight']
-            new[q + '.weight'] = w.t()                                   # Linear (out, in) -> Conv1D (in, out)
-            new[q + '.bias'] = sd.get(p + '.bias', torch.zeros(w.shape[0]))
-    hf.load_state_dict({**hf.state_dict(), **new})                       # HF's causal-mask buffers stay as they are
-    return hf.eval()

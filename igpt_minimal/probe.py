@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .model import IGPT, check_tokens
 from .losses import bert_loss
+from .train import warmup_cosine
 
 # %% auto #0
 __all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers',
@@ -259,7 +260,7 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     warm, history, val_history, best = max(1, steps // 10), [], [], (-1.0, 0, None)
     for step in range(steps):
         for group in opt.param_groups:
-            group['lr'] = group['peak'] * min(1, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * max(0, step - warm) / max(1, steps - warm)))
+            group['lr'] = warmup_cosine(step, group['peak'], warm, steps)   # chapter 04's schedule
         idx = torch.randint(0, len(ytr), (batch_size,), generator=g)
         x, y = train_seqs[idx].to(dev).long(), ytr[idx].to(dev)
         if augment is not None: x = augment(x)

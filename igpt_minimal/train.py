@@ -22,8 +22,8 @@ from .runfiles import atomic_write, write_text, RunLock, latest_checkpoint, trim
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'TrainConfig', 'get_preset', 'load_images',
-           'prepare_data', 'lr_at', 'save_checkpoint', 'load_checkpoint', 'load_model', 'evaluate', 'make_optimizer',
-           'TrainResult', 'train', 'read_metrics', 'plot_losses']
+           'prepare_data', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint', 'load_model', 'evaluate',
+           'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3, 'images': None}   # name -> colour channels (images: 1 or 3, from the files)
@@ -153,11 +153,15 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     return res
 
 # %% ../nbs/04_train.ipynb #994e3f4f
+def warmup_cosine(step:int, peak:float, warmup:int, total:int) -> float:
+    "Rate at 0-based `step`: linear warm-up from 0 to `peak` over `warmup` steps, then a half cosine to 0 at `total`."
+    if step < warmup: return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * 0.5 * (1 + math.cos(math.pi * progress))
+
 def lr_at(step:int, cfg:TrainConfig) -> float:
-    "Learning rate for optimiser step `step` (0-based): linear warm-up, then cosine decay to 0 at max_steps."
-    if step < cfg.warmup_steps: return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    "Learning rate of a training run at optimiser step `step` (0-based)."
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.max_steps)
 
 # %% ../nbs/04_train.ipynb #1add9442
 BEST_NAME, WEIGHTS_NAME = 'best.pt', 'model.pt'   # best validation NLL; weights only (CKPT_NAME: the full training state)
@@ -206,7 +210,7 @@ def evaluate(model:IGPT, tokens:torch.Tensor, cfg:TrainConfig, rt:Runtime|None=N
     return total / len(tokens)
 
 def make_optimizer(model:IGPT, cfg:TrainConfig, rt:Runtime) -> torch.optim.AdamW:
-    "AdamW, β = (0.9, 0.95); weight decay (if any) only on matrices, never on norms or embeddings' SOS row alone."
+    "AdamW, β = (0.9, 0.95); weight decay (if any) on matrices and embeddings only, never on norm gains or biases."
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     groups = [dict(params=decay, weight_decay=cfg.weight_decay), dict(params=no_decay, weight_decay=0.0)]
