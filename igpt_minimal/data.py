@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .quantize import _tensor, _check_images
+from .quantize import as_tensor, check_images
 
 # %% auto #0
 __all__ = ['VAL_FRAC', 'SPLIT_SEED', 'FASHION_MNIST_DIRS', 'FASHION_MNIST_CLASSES', 'raster', 'unraster', 'reduce_context',
@@ -18,14 +18,14 @@ __all__ = ['VAL_FRAC', 'SPLIT_SEED', 'FASHION_MNIST_DIRS', 'FASHION_MNIST_CLASSE
 # %% ../nbs/01_data.ipynb #87dd9131
 def raster(tokens) -> torch.Tensor:
     "Token grids (N, H, W) → sequences (N, H*W) in raster order: rows top to bottom, each left to right."
-    t = _tensor(tokens)
+    t = as_tensor(tokens)
     if t.ndim != 3:
         raise ValueError(f"tokens must have shape (N, H, W), got {tuple(t.shape)}; quantize images first, or add a batch axis with t[None]")
     return t.reshape(len(t), -1)
 
 def unraster(seqs, h:int, w:int) -> torch.Tensor:
     "Sequences (N, h*w) → token grids (N, h, w): the inverse of `raster`."
-    s = _tensor(seqs)
+    s = as_tensor(seqs)
     if s.ndim != 2 or s.shape[1] != h * w:
         raise ValueError(f"seqs must have shape (N, {h * w}) to unraster to {h}x{w}, got {tuple(s.shape)}; check h and w")
     return s.reshape(len(s), h, w)
@@ -36,7 +36,7 @@ def reduce_context(images, # uint8 images (N, H, W, C), numpy or torch
                    chunk:int=4096, # images per chunk
                   ) -> torch.Tensor: # uint8 (N, size, size, C)
     "Area-downsample uint8 images to size×size: each output pixel is the rounded mean of the input pixels it covers."
-    x = _check_images(images)
+    x = check_images(images)
     h, w = x.shape[1:3]
     if not 1 <= size <= min(h, w):
         raise ValueError(f"reduce_context only shrinks: size={size} but the images are {h}x{w}; use 1 <= size <= {min(h, w)}")

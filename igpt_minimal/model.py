@@ -132,12 +132,13 @@ def igpt_config(name:str, **overrides) -> IGPTConfig:
 
 # %% ../nbs/02_model.ipynb #6fa57602
 def check_tokens(x, n_colors:int, n_positions:int):
-    "Raise a clear error unless `x` is a (B, T) integer tensor of ids in [0, n_colors) with T <= n_positions."
+    "Raise a clear error unless `x` is a (B, T) integer tensor of ids in [0, n_colors) (values checked on CPU) with T <= n_positions."
     if not isinstance(x, torch.Tensor): raise TypeError(f"expected a torch tensor of token ids, got {type(x).__name__}")
     if x.is_floating_point() or x.dtype == torch.bool:
         raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first (igpt_minimal.quantize.quantize) and pass a LongTensor")
     if x.ndim != 2: raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: flatten images with igpt_minimal.data.raster")
     if x.shape[1] > n_positions: raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: reduce the image size or use a config with more positions")
+    if x.device.type != 'cpu': return    # reading values on a GPU would stall it every step: train() checks its data once
     if x.numel() and x.max() == n_colors and x.min() >= 0:
         raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: pass image tokens 0..{n_colors - 1} only")
     if x.numel() and (x.min() < 0 or x.max() >= n_colors):

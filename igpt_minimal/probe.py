@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from .model import IGPT, check_tokens
 from .losses import bert_loss
 from .train import warmup_cosine
+from .quantize import default_device
 
 # %% auto #0
 __all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers',
@@ -112,7 +113,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
         if x.shape[1] != xtr.shape[1]: raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the same layer for all splits")
     if len(ytr.unique()) < 2: raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a probe needs at least two classes")
     if not len(l2s): raise ValueError("l2s is empty: pass at least one strength, e.g. L2_GRID")
-    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    dev = default_device(device)
     mu, sd = xtr.mean(0), xtr.std(0)
     sd = torch.where(sd > 0, sd, torch.ones_like(sd))
     (xtr, xva, xte), (ytr, yva, yte) = [((x - mu) / sd).to(dev) for x in (xtr, xva, xte)], [y.to(dev) for y in (ytr, yva, yte)]

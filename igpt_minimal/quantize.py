@@ -10,30 +10,31 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_SAMPLE', 'COARSE_BITS', 'to_unit', 'from_unit', 'assign', 'kmeans_pp', 'lloyd_step', 'fit_palette', 'inertia',
-           'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette', 'load_palette']
+__all__ = ['SEED_SAMPLE', 'COARSE_BITS', 'as_tensor', 'to_unit', 'from_unit', 'check_images', 'assign', 'kmeans_pp', 'lloyd_step',
+           'default_device', 'fit_palette', 'inertia', 'quantize', 'dequantize', 'show_images', 'show_palette',
+           'save_palette', 'load_palette']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
-def _tensor(x) -> torch.Tensor:
+def as_tensor(x) -> torch.Tensor:
     "`x` (numpy array, tensor or nested list) as a tensor, sharing memory when it can."
     if isinstance(x, np.ndarray) and not x.flags.writeable: x = x.copy()   # torch refuses read-only buffers
     return torch.as_tensor(x)
 
 def to_unit(x) -> torch.Tensor:
     "uint8 values 0..255 → float32 in [-1, 1], the paper's pixel scale (v/127.5 - 1)."
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.dtype != torch.uint8:
         raise TypeError(f"to_unit expects uint8 values 0..255, got {x.dtype}; convert with .astype(np.uint8) or .to(torch.uint8)")
     return x.float() / 127.5 - 1
 
 def from_unit(x) -> torch.Tensor:
     "float values in [-1, 1] → uint8 0..255, rounded and clipped: the inverse of `to_unit`."
-    return ((_tensor(x).float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return ((as_tensor(x).float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 # %% ../nbs/00_quantize.ipynb #b3c2c2fb
-def _check_images(images, name='images') -> torch.Tensor:
+def check_images(images, name='images') -> torch.Tensor:
     "`images` as a uint8 tensor (N, H, W, C) with C in {1, 3}, or an error that says how to fix it."
-    x = _tensor(images)
+    x = as_tensor(images)
     if x.dtype != torch.uint8:
         raise TypeError(f"{name} must be uint8 in 0..255, got {x.dtype}; for floats in [0, 1] use (x * 255).round() then convert to uint8")
     if x.ndim != 4:
@@ -44,8 +45,8 @@ def _check_images(images, name='images') -> torch.Tensor:
 
 def _flat_pixels(pixels) -> torch.Tensor:
     "(P, C) pixels from uint8 images (N, H, W, C), uint8 pixels (P, C) or float pixels (P, C) in [-1, 1]."
-    x = _tensor(pixels)
-    if x.ndim == 4: return _check_images(x, 'pixels').reshape(-1, x.shape[-1])
+    x = as_tensor(pixels)
+    if x.ndim == 4: return check_images(x, 'pixels').reshape(-1, x.shape[-1])
     if x.ndim != 2 or x.shape[1] not in (1, 3):
         raise ValueError(f"pixels must be uint8 images (N, H, W, C) or a pixel array (P, C) with C in {{1, 3}}, got shape {tuple(x.shape)}")
     if x.dtype == torch.uint8: return x
@@ -108,7 +109,7 @@ def lloyd_step(x:torch.Tensor, # (P, C) float points
 # %% ../nbs/00_quantize.ipynb #cce78c5a
 SEED_SAMPLE = 32_768   # pixels k-means++ seeds from
 
-def _device(device=None) -> torch.device:
+def default_device(device=None) -> torch.device:
     "`device`, or CUDA when available, else CPU."
     return torch.device(device if device is not None else 'cuda' if torch.cuda.is_available() else 'cpu')
 
@@ -160,7 +161,7 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
                ) -> torch.Tensor: # (n_colors, C) float32 palette in [-1, 1], on the CPU
     "Fit a k-means palette of `n_colors` colours to `pixels`: k-means++ seeding, then Lloyd's iterations from coarse colour grids to the exact colours."
     if n_colors < 1: raise ValueError(f"n_colors must be >= 1, got {n_colors}")
-    px, g, dev = _flat_pixels(pixels), torch.Generator().manual_seed(seed), _device(device)
+    px, g, dev = _flat_pixels(pixels), torch.Generator().manual_seed(seed), default_device(device)
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
     x, w = (t.to(dev) for t in _distinct(px))
     if n_colors > len(x):
@@ -175,12 +176,12 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
 # %% ../nbs/00_quantize.ipynb #fc26e8c5
 def inertia(pixels, palette, chunk:int=4096) -> float:
     "Sum over pixels of the squared distance (unit scale) to the nearest palette colour: what k-means minimises."
-    return assign(_flat_pixels(pixels), _tensor(palette).float(), chunk)[1].double().sum().item()
+    return assign(_flat_pixels(pixels), as_tensor(palette).float(), chunk)[1].double().sum().item()
 
 # %% ../nbs/00_quantize.ipynb #ed394b56
 def _check_palette(palette, name='palette') -> torch.Tensor:
     "`palette` as a float32 tensor (K, C), C in {1, 3}, finite and in [-1, 1], or an error saying how to fix it."
-    c = _tensor(palette)
+    c = as_tensor(palette)
     if not c.is_floating_point():
         raise TypeError(f"{name} must be float in [-1, 1], got {c.dtype}; convert uint8 colours with to_unit")
     if c.ndim != 2 or c.shape[1] not in (1, 3) or len(c) == 0:
@@ -197,17 +198,17 @@ def quantize(images, # uint8 images (N, H, W, C), numpy or torch
              chunk:int=4096, # pixels per distance chunk
             ) -> torch.Tensor: # (N, H, W) int64 palette indices, on the CPU
     "Replace every pixel by the index of its nearest palette colour."
-    x, c = _check_images(images), _check_palette(palette)
+    x, c = check_images(images), _check_palette(palette)
     if x.shape[-1] != c.shape[1]:
         raise ValueError(f"images have {x.shape[-1]} channel(s) but the palette has {c.shape[1]}; fit a palette on images like these")
-    labels, _ = assign(x.reshape(-1, x.shape[-1]), c.to(_device(device)), chunk)
+    labels, _ = assign(x.reshape(-1, x.shape[-1]), c.to(default_device(device)), chunk)
     return labels.reshape(x.shape[:3]).cpu()
 
 def dequantize(tokens, # integer palette indices of any shape, e.g. (N, H, W)
                palette, # (K, C) float palette in [-1, 1]
               ) -> torch.Tensor: # uint8 colours, shape tokens.shape + (C,)
     "Look tokens up in the palette: uint8 images (N, H, W, C) from (N, H, W) indices."
-    t, c = _tensor(tokens), _check_palette(palette)
+    t, c = as_tensor(tokens), _check_palette(palette)
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise TypeError(f"tokens must be integer palette indices, got {t.dtype}; use .long()")
     if t.numel() and (t.min() < 0 or t.max() >= len(c)):
@@ -222,7 +223,7 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
                ):
     "Show uint8 images in a grid."
     import matplotlib.pyplot as plt
-    x = _check_images(images).cpu()
+    x = check_images(images).cpu()
     nrows = math.ceil(len(x) / ncols); ncols = min(ncols, len(x))
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (ncols, nrows), squeeze=False)
     for i, ax in enumerate(axs.flat):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from .model import IGPT, count_params
+from .quantize import default_device
 
 # %% auto #0
 __all__ = ['GPU_PEAK_BF16', 'Runtime', 'setup_device', 'plan', 'format_plan']
@@ -50,7 +51,7 @@ def setup_device(device=None) -> Runtime:
         dev = torch.device('cuda', local) if cuda else torch.device('cpu')
         rt = Runtime(dev, dist.get_rank(), world, True)
     else:
-        rt = Runtime(_check_device(device or ('cuda' if torch.cuda.is_available() else 'cpu')))
+        rt = Runtime(_check_device(device if device is not None else default_device()))
     if rt.cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -14,7 +14,7 @@ from .quantize import fit_palette, quantize, load_palette
 from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .cifar10 import load_cifar10
-from .model import IGPT, IGPTConfig
+from .model import IGPT, IGPTConfig, check_tokens
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device
@@ -257,6 +257,8 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
     rt, t_start = setup_device(device), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got {tuple(train_tokens.shape)}")
+    for t in (train_tokens, val_tokens):                 # once here, so the model need not read ids back from a GPU
+        if t is not None: check_tokens(t.cpu(), cfg.n_colors, cfg.image_size ** 2)
     lock = RunLock(out_dir) if out_dir is not None and rt.is_main else contextlib.nullcontext()
     with lock:                                   # one writer per run directory
         state = _resume_state(cfg, out_dir, resume)
