@@ -12,18 +12,18 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .train import (evaluate, SPLITS, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
+from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
                                 CKPT_NAME)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid, image_grid
-from .probe import probe_layers, linear_probe, plot_probe_layers, probe_report
+from .probe import run_probe
 from .runfiles import RunInUse
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'probe_model_and_pixels', 'run_probe', 'format_probe', 'cmd_probe',
-           'cmd_plan', 'cmd_complete', 'cmd_export', 'run_demo', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe', 'cmd_plan', 'cmd_complete', 'cmd_export',
+           'run_demo', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/A4_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -92,23 +92,6 @@ def _parse_layers(spec:str, n_layer:int):
     if bad: raise ValueError(f"--layers {bad} out of range: this model has layers 0..{n_layer}")
     return layers
 
-def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
-    "ProbeResults of every requested layer ({layer: ProbeResult}) and of the model's input pixels, on the splits in `d`."
-    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
-    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
-    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
-    return by_layer, linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
-
-def run_probe(model, cfg, run_dir:Path, layers='all', data_path=None, plot_path=None) -> dict:
-    "Linear probes of every requested layer and of raw pixels, choices on validation, test scored once; the report."
-    d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
-    if d['labels_train'].min() < 0: raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
-                                                     f"put the images in one sub-folder per class")
-    layers = _parse_layers(layers, cfg.n_layer) if isinstance(layers, str) else layers
-    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
-    if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
-    return probe_report(by_layer, pixels)
-
 def _pct_ci(acc, ci) -> str: return f"{acc:.1%} [{ci[0]:.1%}, {ci[1]:.1%}]"
 
 def format_probe(r:dict) -> str:
@@ -127,7 +110,7 @@ def cmd_probe(a):
     model, cfg, _ = load_model(a.ckpt, setup_device(a.device).device)
     run = _run_of(a.ckpt)
     plot = Path(a.plot) if a.plot else run/'probe_layers.png'
-    r = run_probe(model, cfg, run, a.layers, a.data_path, plot)
+    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.n_layer), a.data_path, plot)
     print(format_probe(r) + f"\nplot: {plot}")
     (run/'probe.json').write_text(json.dumps(r, indent=1))
 
@@ -181,7 +164,7 @@ def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, devic
     g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device (CUDA samples on CUDA)
     comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g)
     completion_grid(imgs[idx], comp, path=out/'completions.png')
-    probe = run_probe(res.model, cfg, out, 'all', plot_path=out/'probe_layers.png')
+    probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
              val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(),
              device=str(next(res.model.parameters()).device), preset='digits')

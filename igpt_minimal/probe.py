@@ -11,12 +11,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .model import IGPT, check_tokens
 from .losses import bert_loss
-from .train import warmup_cosine
+from .train import warmup_cosine, prepare_data, SPLITS
+from .data import unraster
+from .quantize import dequantize
 from .quantize import default_device
 
 # %% auto #0
 __all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers',
-           'wilson_interval', 'paired_difference', 'probe_report', 'FinetuneResult', 'finetune']
+           'wilson_interval', 'paired_difference', 'probe_report', 'FinetuneResult', 'finetune',
+           'probe_model_and_pixels', 'run_probe']
 
 # %% ../nbs/06_probe.ipynb #9506f050
 def _check_layers(layer, n_layer:int) -> list[int]:
@@ -277,3 +280,21 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     correct = _classify(m, clf, test_seqs, yte, causal) if test_seqs is not None else None
     return FinetuneResult(best[1], best[0], correct.float().mean().item() if correct is not None else None, correct,
                           m, clf, history, val_history, time.time() - t0)
+
+# %% ../nbs/06_probe.ipynb #154bea12
+def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
+    "ProbeResults of every requested layer ({layer: ProbeResult}) and of the model's input pixels, on the splits in `d`."
+    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
+    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
+    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
+    return by_layer, linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
+
+def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None) -> dict:
+    "The protocol on a training run: probes of every requested layer (list or 'all') and of raw pixels; the report."
+    d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
+    if d['labels_train'].min() < 0: raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
+                                                     f"put the images in one sub-folder per class")
+    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
+    if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
+    return probe_report(by_layer, pixels)
+

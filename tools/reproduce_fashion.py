@@ -8,11 +8,12 @@ interrupted pretraining resumes from its last checkpoint). About 1 h 45 min on 2
 Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completions.png and per-image test correctness, and keeps
 the token cache, ckpt.pt and metrics.jsonl beside them.
 """
-import json, math, os, platform, sys, time
+import json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
-from igpt_minimal.cli import main as igpt, run_probe, format_probe, probe_model_and_pixels
+from igpt_minimal.cli import main as igpt, format_probe
+from igpt_minimal.probe import run_probe, probe_model_and_pixels
 from igpt_minimal.data import load_fashion_mnist, unraster, split_train_val, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.losses import bits_per_token
 from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
