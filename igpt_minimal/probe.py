@@ -281,7 +281,7 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     return FinetuneResult(best[1], best[0], correct.float().mean().item() if correct is not None else None, correct,
                           m, clf, history, val_history, time.time() - t0)
 
-# %% ../nbs/06_probe.ipynb #154bea12
+# %% ../nbs/06_probe.ipynb #d7a47290
 def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
     "ProbeResults of every requested layer ({layer: ProbeResult}) and of the model's input pixels, on the splits in `d`."
     seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]

@@ -76,8 +76,8 @@ class TrainConfig:
 # %% ../nbs/04_train.ipynb #211fe64c
 TRAIN_PRESETS = {
     'tiny':         dict(n_embd=32, n_layer=2, n_head=2, batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
-    # digits: shape chosen on validation (bench/digits_sweep.py); steps, shifts and weight decay from an earlier round
-    'digits':       dict(n_embd=96, n_layer=8, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1000, weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
+    # digits: shape, steps, weight decay and shifts all chosen on validation (bench/digits_sweep.py)
+    'digits':       dict(n_embd=96, n_layer=8, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1250, weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
     # Fashion-MNIST: shape and side chosen on validation (bench/fashion_sweep.py); steps: what about 30 minutes of 2 CPU cores allow
     'fashion':      dict(data='fashion-mnist', image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4, batch_size=64, lr=2e-3, warmup_steps=100, max_steps=3500, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250, log_every=25),
     'cifar10-tiny': dict(data='cifar10', image_size=8, n_colors=16, n_embd=32, n_layer=2, n_head=2, batch_size=16, warmup_steps=5, max_steps=20, eval_every=10, eval_samples=64, ckpt_every=10, log_every=5),
