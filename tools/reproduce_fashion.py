@@ -1,7 +1,7 @@
 """Reproduce chapter 09's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
 completions, linear probes of every layer (choices on validation, test once), pixel baselines, fine-tuning.
 
-Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N]
+Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N] [--finetune-lr LR]
 (default runs/fashion; BERT goes to RUN_DIR-bert; --max-steps shortens pretraining for a smoke test)
 Each stage is skipped when its output exists, so an interrupted reproduction continues where it stopped (an
 interrupted pretraining resumes from its last checkpoint). About 1 h 45 min on 2 CPU cores (x86_64) here.
@@ -25,6 +25,7 @@ from igpt_minimal.scale import plan
 import argparse
 ap = argparse.ArgumentParser(); ap.add_argument('run', nargs='?', default='runs/fashion')
 ap.add_argument('--max-steps', type=int); ap.add_argument("--finetune-steps", type=int, default=500)
+ap.add_argument('--finetune-lr', type=float, help="fine-tuning's peak rate (default: the pretraining rate; bench/fashion_finetune_lr.py chooses it on validation)")
 args = ap.parse_args()
 run = Path(args.run); bert_run = run.with_name(run.name + '-bert')
 over = dict(max_steps=args.max_steps) if args.max_steps else {}
@@ -100,8 +101,8 @@ for w in (1.0, 0.0):                                              # 6. fine-tuni
     if key in m: continue
     stage(f'fine-tuning, gen_weight={w}')
     ft = finetune(model, *[a for s in SPLITS for a in (data[f'tokens_{s}'].long(), data[f'labels_{s}'])], steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
-                  gen_weight=w, lr=cfg.lr, clf_lr=10 * cfg.lr)
-    m[key] = dict(step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
+                  gen_weight=w, lr=args.finetune_lr or cfg.lr, clf_lr=10 * (args.finetune_lr or cfg.lr))
+    m[key] = dict(lr=args.finetune_lr or cfg.lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
                   test_ci95=list(wilson_interval(int(ft.test_correct.sum()), len(ft.test_correct))), seconds=ft.seconds,
                   history=ft.history)
     d = paired_difference(ft.test_correct, torch.load(run/'probe_test_correct.pt'))
