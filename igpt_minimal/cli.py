@@ -4,7 +4,7 @@
 
 # %% ../nbs/A4_cli.ipynb #d621574d
 from __future__ import annotations
-import argparse, errno, json, os, platform, sys, time
+import argparse, contextlib, errno, json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
@@ -13,11 +13,11 @@ from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
 from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
-                                CKPT_NAME)
+                                load_checkpoint, CKPT_NAME)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid, image_grid
 from .probe import run_probe
-from .runfiles import RunInUse
+from .runfiles import RunInUse, RunLock, latest_checkpoint
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -51,15 +51,26 @@ def cmd_train(a):
     "Train a preset; resumable; writes checkpoint, metrics and loss plot to --out."
     over = {k: v for k, v in dict(data=a.data, max_steps=a.max_steps, objective=a.objective, compile=a.compile or None).items() if v is not None}
     cfg = get_preset(a.preset, **over)
+    if a.data_path is not None and cfg.data == 'digits':
+        raise ValueError("--data-path is not used with the built-in digits: drop it, or choose the data with --data images, fashion-mnist or cifar10")
     out = _run_dir(a.out)
     rt = setup_device(a.device)
-    if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
-    data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download, skip_bad=a.skip_bad_images)
-    if rt.distributed and rt.is_main: torch.distributed.barrier()
-    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
-                progress=not a.quiet, device=a.device)
+    with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
+        ck = latest_checkpoint(out) if a.resume else None
+        try: prev = load_checkpoint(ck) if ck is not None else None
+        except ValueError: prev = None              # unreadable: train() falls back to ckpt-prev.pt and says so
+        start = prev['step'] if prev else 0
+        if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
+            cfg = replace(cfg, max_steps=prev['config']['max_steps'])
+        if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
+        data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download, skip_bad=a.skip_bad_images)
+        if rt.distributed and rt.is_main: torch.distributed.barrier()
+        res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
+                    progress=not a.quiet, device=a.device)
     if rt.is_main:
-        msg = f"trained {res.step} steps in {res.seconds:.0f} s"
+        if res.step == start:
+            msg = f"nothing to train: the run is already at step {start} of {cfg.max_steps} (pass a larger --max-steps to go on)"
+        else: msg = f"trained {res.step - start} steps (step {res.step} of {cfg.max_steps}) in {res.seconds:.0f} s"
         if res.val_nll is not None: msg += f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)"
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
 
@@ -68,17 +79,17 @@ def cmd_sample(a):
     "Unconditional samples, or (--complete) completions of held-out images' bottom halves, as a PNG grid."
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
     if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample images left to right; sample an AR run")
-    if not a.out.strip(): raise ValueError("--out is empty: give a .png file path")
-    out = Path(a.out)
-    if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = _png_out(a.out)
     toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path)
-    if not 1 <= a.n <= len(toks): raise ValueError(f"--n must be in 1..{len(toks)} (the test split's size), got {a.n}")
+    if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
+    if a.complete and a.n > len(toks): raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
     H = cfg.image_size
-    imgs = dequantize(unraster(toks[:a.n].long(), H, H), palette)
+    first = toks[:a.n] if a.complete else toks[:1].expand(a.n, -1)   # unconditional: only the images' shape is used
+    imgs = dequantize(unraster(first.long(), H, H), palette)
     keep = H // 2 if a.complete else 0
     comp = complete_images(model, imgs, palette, keep_rows=keep, n_samples=a.samples, temperature=a.temperature, top_k=a.top_k, generator=g)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
     else: image_grid(comp.flatten(0, 1), ncol=a.samples, path=out)
     print(f"wrote {out} ({a.n} images x {a.samples} samples, {'completions' if a.complete else 'unconditional'})")
@@ -123,6 +134,16 @@ def cmd_plan(a):
     for g in gpus[1:]: print(f"  ESTIMATE: {plan(cfg, g, a.mfu)['hours']:,.1f} h on one {g} at {a.mfu:.0%} of its bf16 peak")
 
 # %% ../nbs/A4_cli.ipynb #cac6fe8b
+def _png_out(path:str, inputs=()) -> Path:
+    "--out as a .png path, checked before any work: not empty, not a directory, not one of the input images."
+    if not path.strip(): raise ValueError("--out is empty: give a .png file path")
+    out = Path(path)
+    if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path in it")
+    if out.suffix.lower() != '.png': raise ValueError(f"--out {out} must end in .png (the grid is written as a PNG)")
+    if any(out.resolve() == Path(f).resolve() for f in inputs): raise ValueError(f"--out {out} is one of the input images: choose another file")
+    if out.parent.exists() and not out.parent.is_dir(): raise ValueError(f"--out {out}: {out.parent} is a file, not a directory")
+    return out
+
 def _ar_model(a, what:str):
     "The run's model (AR only), config and checkpoint, on --device."
     model, cfg, state = load_model(a.ckpt, setup_device('cpu' if what == 'export' else a.device).device)
@@ -133,15 +154,16 @@ def _ar_model(a, what:str):
 def cmd_complete(a):
     "Complete the bottom of your own images (any size, any format Pillow reads) with a trained AR run; writes a PNG grid."
     model, cfg, state = _ar_model(a, 'complete')
-    if not a.out.strip(): raise ValueError("--out is empty: give a .png file path")
     if missing := [f for f in a.image if not Path(f).is_file()]: raise FileNotFoundError(f"no image file {missing[0]}")
+    out = _png_out(a.out, a.image)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
     keep = cfg.image_size // 2 if a.keep_rows is None else a.keep_rows
     g = torch.Generator(next(model.parameters()).device).manual_seed(a.seed)
     imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g)
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     completion_grid(imgs, comp, keep_rows=keep, path=out)
-    print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, {a.n} completions each")
+    print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, "
+          f"{a.n} completion{'s' if a.n > 1 else ''} each")
 
 def cmd_export(a):
     "Export an AR run as a Hugging Face ImageGPT model plus an image processor holding the run's palette."
@@ -154,6 +176,9 @@ def cmd_export(a):
 def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
     "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png and metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
+    with RunLock(out): return _demo(out, max_steps, seed, progress, device, t0)   # one writer for the whole demo
+
+def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
     if (out/CKPT_NAME).exists(): raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
     cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)

@@ -10,8 +10,8 @@ import torch
 from .data import reduce_context, split_train_val
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'FOLDER_TEST_FRAC', 'FOLDER_SPLIT_SEED', 'read_image', 'folder_classes', 'load_image_folder',
-           'complete_files']
+__all__ = ['IMAGE_SUFFIXES', 'FOLDER_TEST_FRAC', 'FOLDER_SPLIT_SEED', 'MIN_PER_CLASS', 'read_image', 'folder_classes',
+           'load_image_folder', 'complete_files']
 
 # %% ../nbs/A2_images.ipynb #a0f68cb7
 IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm'}
@@ -22,10 +22,14 @@ def read_image(path, # an image file Pillow can read
               ) -> torch.Tensor: # uint8 (size, size, channels)
     "One image file, centre-cropped to a square and brought to size × size, as uint8 (size, size, channels)."
     from PIL import Image, UnidentifiedImageError
+    from PIL import ImageOps
     try:
         with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)                         # as a viewer shows it (phone photos carry a rotation)
+            if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):           # 16-bit grey: scale to 8 bits (convert would clip)
+                im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).round().astype(np.uint8))
             im = im.convert('L' if channels == 1 else 'RGB')         # also decodes the whole file: truncation shows here
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     w, h = im.size; s = min(w, h)
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))   # the largest centred square
@@ -35,9 +39,11 @@ def read_image(path, # an image file Pillow can read
 
 # %% ../nbs/A2_images.ipynb #af5fe56e
 FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED = 0.2, 0   # the test split of a folder without train/ and test/
+MIN_PER_CLASS = 7   # so that the test split and chapter 04's validation split each get at least one image of every class
 
 def _image_files(d:Path) -> list[Path]:
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    "Image files in `d`, sorted; hidden files (e.g. macOS's ._ companions) are not images."
+    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
 
 def folder_classes(path) -> list[str]:
     "The class names of an image folder (sorted sub-folder names), or [] for a flat folder of unlabelled images."
@@ -63,20 +69,24 @@ def load_image_folder(path, # the folder (see the layout above)
                       skip_bad:bool=False, # skip unreadable files (and say how many) instead of stopping
                      ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 (N, size, size, C), int64 labels (-1: unlabelled)
     "A folder of images as a dataset split; greyscale (C=1) when every image is greyscale, else RGB."
-    from PIL import Image
     root, classes = Path(path).expanduser(), folder_classes(path)
     if (root/'train').is_dir():
         if not (root/'test').is_dir(): raise ValueError(f"{root} has train/ but no test/: add test/ with the same class folders")
-        if classes and folder_classes(root/'test') != classes: raise ValueError(f"{root}/test's class folders differ from train/'s {classes}")
+        if folder_classes(root/'test') != classes: raise ValueError(f"{root}/test's class folders differ from train/'s {classes}")
+        every = [f for s in ('train', 'test') for f in _files_and_labels(root/s, classes)[0]]
         files, labels = _files_and_labels(root/('train' if train else 'test'), classes)
     else:
         files, labels = _files_and_labels(root, classes)
+        every = files
         y = torch.tensor(labels) if classes else torch.zeros(len(files), dtype=torch.long)
-        if len(files) < 2: raise ValueError(f"{root} has {len(files)} image(s): a dataset needs at least 2 (train and test)")
+        if (few := int(y.bincount().min())) < MIN_PER_CLASS:
+            raise ValueError(f"{root}: a class has only {few} image(s), but each needs at least {MIN_PER_CLASS} ({FOLDER_TEST_FRAC:.0%} "
+                             f"are the test split, then 10% of the rest validation): add images, or provide train/ and test/")
         keep, test = split_train_val(y, FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED)
         idx = (keep if train else test).tolist()
         files, labels = [files[i] for i in idx], [labels[i] for i in idx] if classes else []
-    grey = all(Image.open(f).mode in ('1', 'L', 'LA', 'I', 'I;16', 'F') for f in files if _opens(f))
+    if not files: raise ValueError(f"the {'training' if train else 'test'} split of {root} has no images: add some")
+    grey = all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f in every)   # decided once per folder
     images, kept, bad = [], [], []
     for i, f in enumerate(files):
         try: images.append(read_image(f, size, 1 if grey else 3)); kept.append(i)
@@ -88,11 +98,12 @@ def load_image_folder(path, # the folder (see the layout above)
     y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else torch.full((len(kept),), -1, dtype=torch.int64)
     return torch.stack(images), y
 
-def _opens(f) -> bool:
-    "Whether Pillow can identify the file (its header); decoding errors surface later, with the file's name."
+def _mode(f) -> str|None:
+    "The file's Pillow mode, from its header (None if Pillow cannot identify it: decoding reports that, with the name)."
     from PIL import Image
-    try: Image.open(f).close(); return True
-    except Exception: return False
+    try:
+        with Image.open(f) as im: return im.mode
+    except Exception: return None
 
 # %% ../nbs/A2_images.ipynb #5293dc3c
 def complete_files(model, # a trained AR IGPT

@@ -47,7 +47,9 @@ def latest_checkpoint(out) -> Path|None:
 class RunInUse(RuntimeError): "Another process is writing this run directory."
 
 class RunLock:
-    "Exclusive, process-lifetime lock on a run directory: `with RunLock(out): ...`; a second holder gets RunInUse."
+    "Exclusive, process-lifetime lock on a run directory: `with RunLock(out): ...`; another process gets RunInUse."
+    _held = {}   # lock file -> how many `with` blocks of this process hold it (nesting is allowed within a process)
+
     def __init__(self, out): self.out, self.path, self.f = Path(out), Path(out)/'.lock', None
 
     def _refuse(self, holder:str):
@@ -55,6 +57,9 @@ class RunLock:
 
     def __enter__(self):
         self.out.mkdir(parents=True, exist_ok=True)
+        key = str(self.path.resolve())
+        if RunLock._held.get(key): RunLock._held[key] += 1; self.nested = True; return self   # this process holds it
+        self.nested = False
         me = f"process {os.getpid()} on {socket.gethostname()}"
         try: import fcntl
         except ImportError: return self._enter_pidfile(me)
@@ -69,6 +74,7 @@ class RunLock:
             if same: break
             self.f.close()                   # the holder removed the file as we opened it: lock the new one
         self.f.seek(0); self.f.truncate(); self.f.write(me); self.f.flush()
+        RunLock._held[str(self.path.resolve())] = 1
         return self
 
     def _enter_pidfile(self, me:str):
@@ -82,9 +88,14 @@ class RunLock:
         try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError: self._refuse('another process')
         with os.fdopen(fd, 'w') as f: f.write(me)
+        RunLock._held[str(self.path.resolve())] = 1
         return self
 
     def __exit__(self, *exc):
+        key = str(self.path.resolve())
+        RunLock._held[key] -= 1
+        if self.nested or RunLock._held[key]: return             # an outer `with` of this process still holds it
+        del RunLock._held[key]
         self.path.unlink(missing_ok=True)                         # remove the file while still holding the lock
         if self.f is not None: self.f.close(); self.f = None      # closing releases the flock
 

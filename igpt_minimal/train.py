@@ -126,7 +126,8 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
                          f"or drop --data-path to use the cached tokens")
     if key != _data_key(cfg):
         diff = ', '.join(f"{k} {key.get(k)!r} (wanted {v!r})" for k, v in _data_key(cfg).items() if key.get(k) != v)
-        raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): use another --out")
+        raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): pass the run's own --preset and --data, "
+                         f"or use another --out")
     return dict(palette=load_palette(out/'palette.npy'), classes=classes, **{n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE})
 
 # %% ../nbs/04_train.ipynb #5a280438
@@ -136,6 +137,9 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None: return cached
     x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)                     # validation: a fixed 10% of the training split
+    if not len(va) or not len(tr):
+        raise ValueError(f"{len(y)} training images are too few: the validation split holds {VAL_FRAC:.0%} of each class "
+                         f"(rounded), so each class needs at least 5 training images")
     xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
     splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))

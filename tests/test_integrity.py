@@ -92,7 +92,7 @@ def test_disk_full_and_read_only(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('args, needle', [
     (['--top-k', '0'], 'top_k must be >= 1'), (['--samples', '0'], 'n_samples must be >= 1'),
-    (['--n', '0'], '--n must be in 1..'), (['--n', '-1'], '--n must be in 1..'), (['--device', 'gpu7'], "unknown device 'gpu7'"),
+    (['--n', '0'], '--n must be >= 1'), (['--n', '-1'], '--n must be >= 1'), (['--device', 'gpu7'], "unknown device 'gpu7'"),
     (['--out', ''], '--out is empty')])
 def test_sample_bad_arguments(run_dir, tmp_path, args, needle):
     base = dict(zip(['--out'], [tmp_path / 's.png']))
@@ -200,3 +200,58 @@ def test_export_without_transformers(run_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'transformers', None)            # `import transformers` now fails
     one_line_error(*igpt('export', '--ckpt', run_dir, '--out', tmp_path / 'hf')[::2], 'pip install transformers')
     assert not (tmp_path / 'hf').exists()
+
+
+# found by trying the new commands as a user would (session 6)
+def _folder(root, n_per_class=8, size=32):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for k in ('a', 'b'):
+        (root / k).mkdir(parents=True)
+        for j in range(n_per_class):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / k / f'{j}.png')
+    return root
+
+
+def test_lock_covers_the_token_cache(tmp_path):
+    from igpt_minimal.runfiles import RunLock
+    _folder(tmp_path / 'imgs')
+    import multiprocessing as mp                         # another process holds the run, as a second `igpt train` would
+    started, stop = mp.Event(), mp.Event()
+    def hold():
+        with RunLock(tmp_path / 'run'): started.set(); stop.wait(30)
+    p = mp.get_context('fork').Process(target=hold); p.start(); started.wait(30)
+    try:
+        code, _, err = igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', tmp_path / 'imgs', '--out', tmp_path / 'run', '--quiet')
+        one_line_error(code, err, 'is in use by process')
+        assert not (tmp_path / 'run' / 'data.json').exists()        # nothing written before the lock
+    finally:
+        stop.set(); p.join()
+
+
+def test_resume_goes_to_the_runs_own_end(tmp_path):
+    assert igpt('train', '--preset', 'tiny', '--out', tmp_path, '--quiet', '--max-steps', 30)[0] == 0
+    ck = load_checkpoint(tmp_path)
+    save_checkpoint(tmp_path / CKPT_NAME, **{**ck, 'step': 20})   # relabelled as step 20 of 30, as if killed there
+    code, out, _ = igpt('train', '--preset', 'tiny', '--out', tmp_path, '--quiet', '--resume')   # no --max-steps
+    assert code == 0 and 'trained 10 steps (step 30 of 30)' in out, out
+    code, out, _ = igpt('train', '--preset', 'tiny', '--out', tmp_path, '--quiet', '--resume')
+    assert code == 0 and 'nothing to train' in out, out
+
+
+def test_cli_user_trial_gaps(tmp_path, run_dir):
+    one_line_error(*igpt('train', '--preset', 'tiny', '--data-path', tmp_path, '--out', tmp_path / 'x', '--quiet')[::2], 'built-in digits')
+    few = _folder(tmp_path / 'few', n_per_class=3)
+    one_line_error(*igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', few, '--out', tmp_path / 'y', '--quiet')[::2],
+                   'needs at least 7')
+    photo = tmp_path / 'p.png'
+    from PIL import Image
+    Image.fromarray(np.zeros((20, 20, 1), np.uint8)[..., 0]).save(photo)
+    for out, needle in [(tmp_path, 'is a directory'), (tmp_path / 'grid', 'must end in .png'), (photo, 'one of the input images')]:
+        one_line_error(*igpt('complete', '--ckpt', run_dir, '--image', photo, '--out', out)[::2], needle)
+    assert not (tmp_path / 'grid').exists()
+    code, out, err = igpt('sample', '--ckpt', run_dir, '--out', tmp_path / 'u.png', '--n', 500)   # unconditional: any n
+    assert code == 0, err
+    one_line_error(*igpt('sample', '--ckpt', run_dir, '--out', tmp_path / 'c.png', '--n', 500, '--complete')[::2], 'holds only')
+    if not torch.backends.mps.is_available():
+        one_line_error(*igpt('probe', '--ckpt', run_dir, '--device', 'mps')[::2], 'no Apple GPU')

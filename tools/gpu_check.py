@@ -139,6 +139,12 @@ def main():
     ap.add_argument('--out', default=str(ROOT/'gpu_report.md'), help='report file (default: gpu_report.md)')
     ap.add_argument('--only', nargs='*', choices=list(PARTS), help='run only these parts')
     a = ap.parse_args()
+    try: dev = torch.device(a.device)
+    except RuntimeError: print(f"gpu_check: unknown device {a.device!r}: use cuda (the check) or cpu (a rehearsal)", file=sys.stderr); return 2
+    if dev.type not in ('cpu', 'cuda'): print(f"gpu_check: device {a.device!r} is not supported: use cuda or cpu", file=sys.stderr); return 2
+    if dev.type == 'cpu' and not a.tiny:
+        print("gpu_check: on the CPU only the --tiny rehearsal makes sense (the full check trains a 76M-parameter model): add --tiny", file=sys.stderr)
+        return 2
     if a.device.startswith('cuda') and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here (torch.cuda.is_available() is False), so there is nothing to check; "
               "run it on a GPU machine, or rehearse with --device cpu --tiny")
