@@ -15,7 +15,8 @@ from .losses import bits_per_token, bits_per_dim
 from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
                                 load_checkpoint, CKPT_NAME)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
-from .sample import complete_images, completion_grid, image_grid
+from .sample import complete_images, completion_grid
+from .quantize import show_images
 from .probe import run_probe
 from .runfiles import RunInUse, RunLock, latest_checkpoint
 from .images import complete_files
@@ -91,7 +92,7 @@ def cmd_sample(a):
     comp = complete_images(model, imgs, palette, keep_rows=keep, n_samples=a.samples, temperature=a.temperature, top_k=a.top_k, generator=g)
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
-    else: image_grid(comp.flatten(0, 1), ncol=a.samples, path=out)
+    else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
     print(f"wrote {out} ({a.n} images x {a.samples} samples, {'completions' if a.complete else 'unconditional'})")
 
 # %% ../nbs/A4_cli.ipynb #a8e69236

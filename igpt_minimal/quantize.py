@@ -219,19 +219,22 @@ def dequantize(tokens, # integer palette indices of any shape, e.g. (N, H, W)
 def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
                 titles=None, # one title per image
                 ncols:int=8, # images per row
-                figsize=None, # default: 1 inch per image
+                figsize=None, # default: `scale` inches per image
+                path=None, # if given, save the figure there as a PNG (and close it)
+                scale:float=1.0, # inches per image when figsize is not given
                ):
-    "Show uint8 images in a grid."
+    "Show uint8 images in a grid (or, with `path`, save it as a PNG)."
     import matplotlib.pyplot as plt
-    x = check_images(images).cpu()
+    x = check_images(images).cpu().numpy()
     nrows = math.ceil(len(x) / ncols); ncols = min(ncols, len(x))
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (ncols, nrows), squeeze=False)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (scale * ncols, scale * nrows), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= len(x): continue
         ax.imshow(x[i].squeeze(-1) if x.shape[-1] == 1 else x[i], cmap='gray', vmin=0, vmax=255, interpolation='nearest')
         if titles is not None: ax.set_title(titles[i], fontsize=8)
-    plt.tight_layout()
+    fig.tight_layout(pad=0.1)
+    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
 
 def show_palette(palette, # (K, C) float palette in [-1, 1]
                  ncols:int=32, # swatches per row

@@ -11,7 +11,7 @@ from .data import raster, unraster
 from .model import IGPT, check_tokens
 
 # %% auto #0
-__all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid', 'image_grid']
+__all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid']
 
 # %% ../nbs/05_sample.ipynb #56f4f32c
 def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=None, generator:torch.Generator|None=None) -> torch.Tensor:
@@ -84,18 +84,5 @@ def completion_grid(images, completions, keep_rows:int|None=None, path=None, sca
             ax.set_xticks([]); ax.set_yticks([])
             if i == 0: ax.set_title(titles[j], fontsize=7)
     fig.tight_layout(pad=0.2)
-    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
-    return fig
-
-# %% ../nbs/05_sample.ipynb #6dc96c10
-def image_grid(images, ncol:int=8, path=None, scale:float=0.6):
-    "Figure of uint8 images (N, H, W, C) in rows of `ncol`; saved as PNG to `path` if given."
-    import matplotlib.pyplot as plt
-    images = np.asarray(images); N = len(images); nrow = -(-N // ncol)
-    fig, axs = plt.subplots(nrow, ncol, figsize=(scale * ncol + 0.2, scale * nrow + 0.2), squeeze=False)
-    for ax in axs.flat: ax.axis('off')
-    for ax, im in zip(axs.flat, images):
-        ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
-    fig.tight_layout(pad=0.1)
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
