@@ -38,7 +38,7 @@ class MLP(nn.Module):
     def forward(self, x):
         "proj(quick_gelu(fc(x))), through silu(1.702 z) / 1.702 (derivation above)."
         s, fc, proj = 1.702, self.fc, self.proj
-        if x.shape[:-1].numel() <= x.shape[-1]:      # few rows (decoding with a KV cache): scale the small activations
+        if x.shape[:-1].numel() <= x.shape[-1]:      # few rows (decoding with a cache): scale the small activations
             return proj(F.silu(s * fc(x)) / s)
         # many rows (training, probing): scale the two weight matrices instead of the (B, T, 4C) activations
         h = F.silu(F.linear(x, fc.weight * s, None if fc.bias is None else fc.bias * s))   # (B, T, 4C)
@@ -48,7 +48,8 @@ class MLP(nn.Module):
 # %% ../nbs/02_model.ipynb #aec1a9bc
 class KVCache:
     "Pre-allocated keys and values of every layer, for incremental decoding."
-    def __init__(self, n_layer:int, batch_size:int, n_head:int, max_len:int, head_dim:int, device=None, dtype=torch.float32):
+    def __init__(self, n_layer:int, batch_size:int, n_head:int, max_len:int, head_dim:int,
+                 device=None, dtype=torch.float32):
         shape = (batch_size, n_head, max_len, head_dim)
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
@@ -57,7 +58,8 @@ class KVCache:
     def update(self, layer:int, k, v):
         "Store k, v (B, nh, T, hs) at positions pos..pos+T and return everything stored so far."
         end = self.pos + k.shape[2]
-        if end > self.max_len: raise ValueError(f"KV cache is full ({self.max_len} positions); make a bigger one with model.new_cache(..., max_len=...)")
+        if end > self.max_len:
+            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with model.new_cache(..., max_len=...)")
         self.k[layer][:, :, self.pos:end] = k
         self.v[layer][:, :, self.pos:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
@@ -69,19 +71,19 @@ class SelfAttention(nn.Module):
         super().__init__()
         assert n_embd % n_head == 0, f"n_embd={n_embd} must be divisible by n_head={n_head}"
         self.n_head = n_head
-        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul (official: q_proj, k_proj, v_proj)
+        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul (official: 3 projections)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)     # official: c_proj
 
     def forward(self, x, causal:bool=True, cache:KVCache|None=None, layer:int=0):
         B, T, C = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 × (B, nh, T, hs)
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 × (B,nh,T,hs)
         past = 0 if cache is None else cache.pos
         if cache is not None: k, v = cache.update(layer, k, v)   # (B, nh, past+T, hs)
         if not causal or T == 1:   # full attention, or one new query that may see every stored key
             y = F.scaled_dot_product_attention(q, k, v)
         elif past == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # T new queries after `past` stored keys: query i sees keys 0..past+i (is_causal would align top-left)
+        else:  # T queries after `past` stored keys: query i sees keys 0..past+i (is_causal would align top-left)
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))     # (B, T, C)
@@ -115,7 +117,8 @@ class IGPTConfig:
         for k in ('n_colors', 'n_positions', 'n_embd', 'n_layer', 'n_head'):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
                 raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(self, k)!r}")
-        if self.n_embd % self.n_head: raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}; pick another n_head")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick another n_head")
 
 
 MODEL_PRESETS = {
@@ -127,22 +130,31 @@ MODEL_PRESETS = {
 
 def igpt_config(name:str, **overrides) -> IGPTConfig:
     "The paper's named shape (igpt_s, igpt_m, igpt_l, igpt_xl), with optional field overrides."
-    if name not in MODEL_PRESETS: raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
+    if name not in MODEL_PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
     return IGPTConfig(**{**MODEL_PRESETS[name], **overrides})
 
 # %% ../nbs/02_model.ipynb #6fa57602
 def check_tokens(x, n_colors:int, n_positions:int):
-    "Raise a clear error unless `x` is a (B, T) integer tensor of ids in [0, n_colors) (values checked on CPU) with T <= n_positions."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"expected a torch tensor of token ids, got {type(x).__name__}")
+    "A clear error unless `x` is (B, T) integer ids in [0, n_colors) (values checked on CPU) with T <= n_positions."
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch tensor of token ids, got {type(x).__name__}")
     if x.is_floating_point() or x.dtype == torch.bool:
-        raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first (igpt_minimal.quantize.quantize) and pass a LongTensor")
-    if x.ndim != 2: raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: flatten images with igpt_minimal.data.raster")
-    if x.shape[1] > n_positions: raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: reduce the image size or use a config with more positions")
-    if x.device.type != 'cpu': return    # reading values on a GPU would stall it every step: train() checks its data once
+        raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first "
+                        f"(igpt_minimal.quantize.quantize) and pass a LongTensor")
+    if x.ndim != 2:
+        raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: "
+                         f"flatten images with igpt_minimal.data.raster")
+    if x.shape[1] > n_positions:
+        raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: "
+                         f"reduce the image size or use a config with more positions")
+    if x.device.type != 'cpu': return    # reading values back would stall a GPU: train() checks its data once
     if x.numel() and x.max() == n_colors and x.min() >= 0:
-        raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: pass image tokens 0..{n_colors - 1} only")
+        raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: "
+                         f"pass image tokens 0..{n_colors - 1} only")
     if x.numel() and (x.min() < 0 or x.max() >= n_colors):
-        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {int(x.min())} and max {int(x.max())}: was the data quantized with a palette of another size?")
+        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {int(x.min())} and max {int(x.max())}: "
+                         f"was the data quantized with a palette of another size?")
 
 # %% ../nbs/02_model.ipynb #87746cca
 class IGPT(nn.Module):
@@ -178,7 +190,8 @@ class IGPT(nn.Module):
 
     def _body(self, h, causal:bool, cache:KVCache|None=None, return_hidden:bool=False):
         T, past = h.shape[1], (0 if cache is None else cache.pos)
-        if past + T > self.config.n_positions: raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
+        if past + T > self.config.n_positions:
+            raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
         h = h + self.wpe.weight[past:past + T]          # (B, T, C)
         hidden = [h]
         for i, block in enumerate(self.blocks):
@@ -189,22 +202,25 @@ class IGPT(nn.Module):
         return (logits, hidden) if return_hidden else logits
 
     def forward(self, x, causal:bool=True, mask=None, return_hidden:bool=False):
-        "Logits (B, T, n_colors) for tokens x (B, T); with return_hidden also [embeddings, block 1 out, ..., block L out]."
+        "Logits (B, T, n_colors) for tokens x (B, T); with return_hidden also [embeddings, block 1, ..., block L]."
         if not torch.compiler.is_compiling(): check_tokens(x, self.config.n_colors, self.config.n_positions)
         x = x.long()                                 # any integer dtype, e.g. the uint8 of a token cache
         if causal:
-            if mask is not None: raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
+            if mask is not None:
+                raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
             inp = torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)  # [SOS, x1 .. x(n-1)]
             h = self.wte(inp)
         else:
             h = self.wte(x)
             if mask is not None:
-                if mask.shape != x.shape or mask.dtype != torch.bool: raise ValueError(f"mask must be a bool tensor shaped like x {tuple(x.shape)}, got {mask.dtype} {tuple(mask.shape)}")
-                h = h.masked_fill(mask[..., None], 0.0)  # masked positions: zero token embedding (official code)
+                if mask.shape != x.shape or mask.dtype != torch.bool:
+                    raise ValueError(f"mask must be a bool tensor shaped like x {tuple(x.shape)}, "
+                                     f"got {mask.dtype} {tuple(mask.shape)}")
+                h = h.masked_fill(mask[..., None], 0.0)  # masked: zero token embedding (official code)
         return self._body(h, causal, None, return_hidden)
 
     def decode(self, inp, cache:KVCache|None=None):
-        "Causal logits for input ids `inp` (B, T) (SOS = n_colors) placed after the cache's positions; fills the cache."
+        "Causal logits for input ids `inp` (B, T) (SOS = n_colors) after the cache's positions; fills the cache."
         return self._body(self.wte(inp), True, cache)
 
     def new_cache(self, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
@@ -215,7 +231,7 @@ class IGPT(nn.Module):
 
     @classmethod
     def from_hf(cls, hf_model) -> 'IGPT':
-        "The model of a Hugging Face ImageGPTForCausalImageModeling, e.g. a released checkpoint (appendix A3)."
+        "The model of a Hugging Face ImageGPTForCausalImageModeling, e.g. a released one (appendix A3)."
         from igpt_minimal.hf import from_hf                # transformers is optional: only needed here
         return from_hf(hf_model)
 
