@@ -29,19 +29,23 @@ class _BatchUnpickler(pickle.Unpickler):
                ('_codecs', 'encode'): codecs.encode}   # how Python 3 writes bytes at pickle protocol 2: harmless
     def find_class(self, module, name):
         if (module, name) in self.allowed: return self.allowed[module, name]
-        raise pickle.UnpicklingError(f"refusing to load the pickle global {module}.{name}: CIFAR-10 batches hold only numpy arrays, so this file is not one (or was tampered with)")
+        raise pickle.UnpicklingError(f"refusing to load the pickle global {module}.{name}: CIFAR-10 batches "
+                                     "hold only numpy arrays, so this file is not one (or was tampered with)")
 
 # %% ../nbs/A5_cifar10.ipynb #36be7390
 def _read_batch(raw:bytes, name:str) -> tuple[torch.Tensor, torch.Tensor]:
     "Decode one CIFAR-10 batch pickle with the restricted unpickler; check it; images (n, 32, 32, 3) and labels (n,)."
     try: d = _BatchUnpickler(io.BytesIO(raw), encoding='bytes').load()
     except pickle.UnpicklingError as e: raise ValueError(f"{name}: {e}") from None
-    except Exception as e: raise ValueError(f"{name} is not a readable pickle ({type(e).__name__}: {e}); the file is damaged, get a fresh copy") from None
-    if not isinstance(d, dict): raise ValueError(f"{name} holds a {type(d).__name__}, not a CIFAR-10 batch dict; get a fresh copy")
+    except Exception as e: raise ValueError(f"{name} is not a readable pickle ({type(e).__name__}: {e}); the "
+                                            "file is damaged, get a fresh copy") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{name} holds a {type(d).__name__}, not a CIFAR-10 batch dict; get a fresh copy")
     d = {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
     data, labels = d.get('data'), np.asarray(d.get('labels', []))
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
-        raise ValueError(f"{name}: b'data' should be a uint8 array (n, 3072), got {getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}; not a CIFAR-10 batch")
+        raise ValueError(f"{name}: b'data' should be a uint8 array (n, 3072), got "
+                         f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}; not a CIFAR-10 batch")
     if labels.shape != (len(data),) or labels.dtype.kind not in 'iu' or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9):
         raise ValueError(f"{name}: b'labels' should be {len(data)} ints in 0..9; not a CIFAR-10 batch")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)          # RGB planes → (n, 32, 32, 3)
@@ -52,7 +56,10 @@ def _py2_pickle(obj) -> bytes:
     "Pickle dicts, lists, tuples, ints, bytes and uint8 arrays as Python 2's cPickle (protocol 2) wrote CIFAR-10."
     out = [b'\x80\x02']                                                  # PROTO 2
     def put(o):
-        if isinstance(o, dict): out.append(b'}('); [put(v) for kv in o.items() for v in kv]; out.append(b'u')  # EMPTY_DICT MARK .. SETITEMS
+        if isinstance(o, dict):
+            out.append(b'}(')
+            [put(v) for kv in o.items() for v in kv]
+            out.append(b'u')  # EMPTY_DICT MARK .. SETITEMS
         elif isinstance(o, list): out.append(b']('); [put(v) for v in o]; out.append(b'e')    # EMPTY_LIST MARK .. APPENDS
         elif isinstance(o, tuple): out.append(b'('); [put(v) for v in o]; out.append(b't')    # MARK .. TUPLE
         elif o is None: out.append(b'N')
@@ -60,13 +67,21 @@ def _py2_pickle(obj) -> bytes:
         elif isinstance(o, bytes): out.append(b'T' + struct.pack('<I', len(o)) + o)            # BINSTRING: a Python 2 str
         elif isinstance(o, np.dtype):                                                          # dtype('u1', 0, 1), then its state
             assert o == np.uint8, 'only uint8 arrays are supported'
-            out.append(b'cnumpy\ndtype\n'); put((b'u1', 0, 1)); out.append(b'R')
-            put((3, b'|', None, None, None, -1, -1, 0)); out.append(b'b')                       # BUILD
+            out.append(b'cnumpy\ndtype\n')
+            put((b'u1', 0, 1))
+            out.append(b'R')
+            put((3, b'|', None, None, None, -1, -1, 0))
+            out.append(b'b')                       # BUILD
         elif isinstance(o, np.ndarray):                                                        # _reconstruct(ndarray, (0,), 'b'), then its state
-            out.append(b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n'); put((0,)); put(b'b'); out.append(b'\x87R')  # TUPLE3 REDUCE
-            put((1, o.shape, o.dtype, False, np.ascontiguousarray(o).tobytes())); out.append(b'b')
+            out.append(b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n')
+            put((0,))
+            put(b'b')
+            out.append(b'\x87R')  # TUPLE3 REDUCE
+            put((1, o.shape, o.dtype, False, np.ascontiguousarray(o).tobytes()))
+            out.append(b'b')
         else: raise TypeError(f'cannot write {type(o).__name__}')
-    put(obj); out.append(b'.')                                            # STOP
+    put(obj)
+    out.append(b'.')                                            # STOP
     return b''.join(out)
 
 # %% ../nbs/A5_cifar10.ipynb #88eb8f97
@@ -106,9 +121,12 @@ def _write_tar_gz(dest:Path, members:dict[str, bytes]):
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix='.part')
     try:
         with os.fdopen(fd, 'wb') as f, gzip.GzipFile(fileobj=f, mode='wb', mtime=0) as gz, tarfile.open(fileobj=gz, mode='w') as tf:
-            d = tarfile.TarInfo(_FOLDER); d.type, d.mode = tarfile.DIRTYPE, 0o755; tf.addfile(d)
+            d = tarfile.TarInfo(_FOLDER)
+            d.type, d.mode = tarfile.DIRTYPE, 0o755
+            tf.addfile(d)
             for name, raw in members.items():
-                info = tarfile.TarInfo(f'{_FOLDER}/{name}'); info.size, info.mode = len(raw), 0o644
+                info = tarfile.TarInfo(f'{_FOLDER}/{name}')
+                info.size, info.mode = len(raw), 0o644
                 tf.addfile(info, io.BytesIO(raw))
         os.replace(tmp, dest)
     except BaseException: Path(tmp).unlink(missing_ok=True); raise
@@ -132,13 +150,16 @@ def _read_archive(path:Path, names:list[str]) -> dict[str, bytes]:
                 folder, _, name = m.name.removeprefix('./').partition('/')
                 if m.isfile() and folder == _FOLDER and name in names:
                     if m.size > _MAX_BATCH_BYTES:
-                        raise ValueError(f"{path}: {m.name} is {m.size:,} bytes, far more than a CIFAR-10 batch (about 31 MB): this is not the CIFAR-10 archive")
+                        raise ValueError(f"{path}: {m.name} is {m.size:,} bytes, far more than a CIFAR-10 "
+                                         "batch (about 31 MB): this is not the CIFAR-10 archive")
                     found[name] = tf.extractfile(m).read()
                 if len(found) == len(names): break
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise ValueError(f"{path} is not a readable .tar.gz ({type(e).__name__}: {e}); it may be truncated: delete it and download it again") from None
+        raise ValueError(f"{path} is not a readable .tar.gz ({type(e).__name__}: {e}); it may be truncated: "
+                         "delete it and download it again") from None
     if missing := [n for n in names if n not in found]:
-        raise ValueError(f"{path} has no {_FOLDER}/{missing[0]}, so it is not the CIFAR-10 python archive; get {CIFAR10_URL}")
+        raise ValueError(f"{path} has no {_FOLDER}/{missing[0]}, so it is not the CIFAR-10 python archive; "
+                         f"get {CIFAR10_URL}")
     return found
 
 # %% ../nbs/A5_cifar10.ipynb #352371d1
@@ -151,7 +172,8 @@ def _find_cifar10(path, download=False) -> Path:
             if (d / 'test_batch').is_file() or (d / 'data_batch_1').is_file(): return d
         if (p / _ARCHIVE).is_file(): return p / _ARCHIVE
     if download: return download_cifar10(p if p.name.endswith('.tar.gz') else p / _ARCHIVE)
-    raise FileNotFoundError(f"no CIFAR-10 at {p}: put {_ARCHIVE} (from {CIFAR10_URL}) or its extracted {_FOLDER}/ there, or pass download=True (igpt train: --download)")
+    raise FileNotFoundError(f"no CIFAR-10 at {p}: put {_ARCHIVE} (from {CIFAR10_URL}) or its extracted "
+                            f"{_FOLDER}/ there, or pass download=True (igpt train: --download)")
 
 def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-py/, or a folder holding either
                  train:bool=True, # the 50,000 training images, or the 10,000 test images
@@ -162,11 +184,13 @@ def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-
     src, names = _find_cifar10(path, download), _BATCHES[train]
     if src.is_dir():
         if missing := [n for n in names if not (src / n).is_file()]:
-            raise FileNotFoundError(f"{src} has no {missing[0]}; extract the complete {_ARCHIVE} there, or point path at the archive")
+            raise FileNotFoundError(f"{src} has no {missing[0]}; extract the complete {_ARCHIVE} there, or "
+                                    "point path at the archive")
         raw = {n: (src / n).read_bytes() for n in names}
     else:
         if check_md5 and (h := _md5(src)) != CIFAR10_MD5:
-            raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different file; download it again, or pass check_md5=False (igpt train: --no-check-md5) for an archive you built")
+            raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different "
+                             "file; download it again, or pass check_md5=False (igpt train: --no-check-md5) for an archive you built")
         raw = _read_archive(src, names)
     images, labels = zip(*(_read_batch(raw[n], f'{src.name}/{n}') for n in names))
     return torch.cat(images), torch.cat(labels)
@@ -178,7 +202,8 @@ def download_cifar10(dest, # where the archive should end up, e.g. data/cifar-10
                     ) -> Path: # dest
     "Download the CIFAR-10 python archive to `dest` with a progress bar, atomically (temp file, MD5 check, rename)."
     from tqdm.auto import tqdm
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix='.part')
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -187,10 +212,12 @@ def download_cifar10(dest, # where the archive should end up, e.g. data/cifar-10
                         total=int(r.headers.get('Content-Length') or 0) or None, unit='B', unit_scale=True, desc=dest.name) as bar:
                     while block := r.read(1 << 20): f.write(block); bar.update(len(block))
             except (OSError, ValueError) as e:
-                raise ConnectionError(f"could not download {url} ({e}); fetch it another way and put it at {dest}") from None
+                raise ConnectionError(f"could not download {url} ({e}); fetch it another way and put "
+                                      f"it at {dest}") from None
         if url == CIFAR10_URL and (h := _md5(tmp)) != CIFAR10_MD5:
             raise ValueError(f"the download from {url} has MD5 {h}, expected {CIFAR10_MD5}; try again")
         os.replace(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return dest

@@ -30,8 +30,10 @@ __all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe'
 def _run_dir(path, must_exist=False) -> Path:
     if not str(path).strip(): raise ValueError("--out is empty: give a directory path")
     p = Path(path)
-    if p.exists() and not p.is_dir(): raise ValueError(f"{p} is a file, not a directory: give --out a directory path")
-    if must_exist and not p.exists(): raise FileNotFoundError(f"{p} does not exist: pass the directory of a training run")
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{p} is a file, not a directory: give --out a directory path")
+    if must_exist and not p.exists():
+        raise FileNotFoundError(f"{p} does not exist: pass the directory of a training run")
     return p
 
 def _run_of(ckpt) -> Path:
@@ -79,11 +81,14 @@ def cmd_train(a):
 def cmd_sample(a):
     "Unconditional samples, or (--complete) completions of held-out images' bottom halves, as a PNG grid."
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
-    if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample images left to right; sample an AR run")
+    if cfg.objective != 'ar':
+        raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample "
+                         "images left to right; sample an AR run")
     out = _png_out(a.out)
     toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
-    if a.complete and a.n > len(toks): raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
+    if a.complete and a.n > len(toks):
+        raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
     H = cfg.image_size
     first = toks[:a.n] if a.complete else toks[:1].expand(a.n, -1)   # unconditional: only the images' shape is used
@@ -93,13 +98,15 @@ def cmd_sample(a):
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
     else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
-    print(f"wrote {out} ({a.n} images x {a.samples} samples, {'completions' if a.complete else 'unconditional'})")
+    print(f"wrote {out} ({a.n} images x {a.samples} samples, "
+          f"{'completions' if a.complete else 'unconditional'})")
 
 # %% ../nbs/A4_cli.ipynb #a8e69236
 def _parse_layers(spec:str, n_layer:int):
     if spec == 'all': return list(range(n_layer + 1))
     try: layers = [int(s) for s in spec.split(',')]
-    except ValueError: raise ValueError(f"--layers must be 'all' or comma-separated integers like 2,3,4, got {spec!r}") from None
+    except ValueError: raise ValueError("--layers must be 'all' or comma-separated integers like 2,3,4, "
+                                        f"got {spec!r}") from None
     bad = [l for l in layers if not 0 <= l <= n_layer]
     if bad: raise ValueError(f"--layers {bad} out of range: this model has layers 0..{n_layer}")
     return layers
@@ -111,7 +118,8 @@ def format_probe(r:dict) -> str:
     rows = [f"{'layer':>6}  {'val':>7}  {'test':>7}"]
     for l, va in r['probe_val_accuracy_by_layer'].items():
         rows.append(f"{l:>6}  {va:7.2%}  {r['probe_test_accuracy_by_layer'][l]:7.2%}{'  <- chosen on validation' if l == r['probe_layer'] else ''}")
-    rows.append(f"{'pixels':>6}  {r['pixel_val_accuracy']:7.2%}  {r['pixel_test_accuracy']:7.2%}  (the same probe on the model's input pixels)")
+    rows.append(f"{'pixels':>6}  {r['pixel_val_accuracy']:7.2%}  {r['pixel_test_accuracy']:7.2%}  (the same "
+                "probe on the model's input pixels)")
     d, ci = r['probe_minus_pixel'], r['probe_minus_pixel_ci95']
     rows.append(f"layer {r['probe_layer']}: {_pct_ci(r['probe_test_accuracy'], r['probe_test_ci95'])} vs pixels {_pct_ci(r['pixel_test_accuracy'], r['pixel_test_ci95'])} "
                 f"on {r['n_test']} test images (95% intervals); difference {d:+.1%} [{ci[0]:+.1%}, {ci[1]:+.1%}] paired, McNemar p = {r['mcnemar_p']:.2g}")
@@ -132,7 +140,8 @@ def cmd_plan(a):
     gpus = list(GPU_PEAK_BF16) if a.gpu == 'all' else [a.gpu]
     cfg = get_preset(a.preset)
     print(format_plan(a.preset, cfg, plan(cfg, gpus[0], a.mfu)))
-    for g in gpus[1:]: print(f"  ESTIMATE: {plan(cfg, g, a.mfu)['hours']:,.1f} h on one {g} at {a.mfu:.0%} of its bf16 peak")
+    for g in gpus[1:]:
+        print(f"  ESTIMATE: {plan(cfg, g, a.mfu)['hours']:,.1f} h on one {g} at {a.mfu:.0%} of its bf16 peak")
 
 # %% ../nbs/A4_cli.ipynb #cac6fe8b
 def _png_out(path:str, inputs=()) -> Path:
@@ -140,22 +149,29 @@ def _png_out(path:str, inputs=()) -> Path:
     if not path.strip(): raise ValueError("--out is empty: give a .png file path")
     out = Path(path)
     if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path in it")
-    if out.suffix.lower() != '.png': raise ValueError(f"--out {out} must end in .png (the grid is written as a PNG)")
-    if any(out.resolve() == Path(f).resolve() for f in inputs): raise ValueError(f"--out {out} is one of the input images: choose another file")
-    if out.parent.exists() and not out.parent.is_dir(): raise ValueError(f"--out {out}: {out.parent} is a file, not a directory")
+    if out.suffix.lower() != '.png':
+        raise ValueError(f"--out {out} must end in .png (the grid is written as a PNG)")
+    if any(out.resolve() == Path(f).resolve() for f in inputs):
+        raise ValueError(f"--out {out} is one of the input images: choose another file")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise ValueError(f"--out {out}: {out.parent} is a file, not a directory")
     return out
 
 def _ar_model(a, what:str):
     "The run's model (AR only), config and checkpoint, on --device."
     model, cfg, state = load_model(a.ckpt, setup_device('cpu' if what == 'export' else a.device).device)
-    if cfg.objective != 'ar': raise ValueError(f"{a.ckpt} is a BERT run: only AR runs can {what} (BERT models fill in masked pixels, not the next one)")
-    if state.get('palette') is None: raise ValueError(f"{a.ckpt} holds no palette: it was not written by igpt train")
+    if cfg.objective != 'ar':
+        raise ValueError(f"{a.ckpt} is a BERT run: only AR runs can {what} (BERT models fill in masked "
+                         "pixels, not the next one)")
+    if state.get('palette') is None:
+        raise ValueError(f"{a.ckpt} holds no palette: it was not written by igpt train")
     return model, cfg, state
 
 def cmd_complete(a):
     "Complete the bottom of your own images (any size, any format Pillow reads) with a trained AR run; writes a PNG grid."
     model, cfg, state = _ar_model(a, 'complete')
-    if missing := [f for f in a.image if not Path(f).is_file()]: raise FileNotFoundError(f"no image file {missing[0]}")
+    if missing := [f for f in a.image if not Path(f).is_file()]:
+        raise FileNotFoundError(f"no image file {missing[0]}")
     out = _png_out(a.out, a.image)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
     keep = cfg.image_size // 2 if a.keep_rows is None else a.keep_rows
@@ -177,10 +193,12 @@ def cmd_export(a):
 def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
     "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png and metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
-    with RunLock(out): return _demo(out, max_steps, seed, progress, device, t0)   # one writer for the whole demo
+    with RunLock(out):
+        return _demo(out, max_steps, seed, progress, device, t0)   # one writer for the whole demo
 
 def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
-    if (out/CKPT_NAME).exists(): raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
+    if (out/CKPT_NAME).exists():
+        raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
     cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
     res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress, device=device)
@@ -200,9 +218,11 @@ def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
 def cmd_demo(a):
     "Train a small iGPT on the embedded digits on CPU, complete half-images, probe, write PNGs and metrics.json."
     m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet, device=a.device)
-    print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps ({m['train_seconds']:.0f} s training)")
+    print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps "
+          f"({m['train_seconds']:.0f} s training)")
     print(format_probe(m))
-    print(f"wrote {a.out}/completions.png, loss.png, probe_layers.png, metrics.json in {m['total_seconds']:.0f} s")
+    print(f"wrote {a.out}/completions.png, loss.png, probe_layers.png, metrics.json in "
+          f"{m['total_seconds']:.0f} s")
 
 # %% ../nbs/A4_cli.ipynb #5b0a1da7
 def build_parser() -> argparse.ArgumentParser:
@@ -211,48 +231,70 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='cmd', metavar='COMMAND')
     presets = ', '.join(TRAIN_PRESETS)
     def add(name, fn, **kw):
-        sp = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__, **kw); sp.set_defaults(func=fn); return sp
+        sp = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__, **kw)
+        sp.set_defaults(func=fn)
+        return sp
     d = add('demo', cmd_demo)
     d.add_argument('--out', default='igpt_demo', help='output directory (default: igpt_demo)')
     d.add_argument('--max-steps', type=int, help='override the digits preset\'s training steps')
-    d.add_argument('--seed', type=int, default=0); d.add_argument('--quiet', action='store_true', help='no progress bar')
+    d.add_argument('--seed', type=int, default=0)
+    d.add_argument('--quiet', action='store_true', help='no progress bar')
     d.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     t = add('train', cmd_train, epilog=f'presets: {presets}')
     t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
     t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")
     t.add_argument('--data-path', help='cifar10: cifar-10-python.tar.gz (or its folder); fashion-mnist: the folder of the four IDX files; '
                    'images: a folder of images, one sub-folder per class')
-    t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives you built yourself)")
-    t.add_argument('--download', action='store_true', help='cifar10: download the archive to --data-path if it is not there')
-    t.add_argument('--skip-bad-images', action='store_true', help='images: skip unreadable files (and count them) instead of stopping')
+    t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives "
+                                                               "you built yourself)")
+    t.add_argument('--download', action='store_true', help='cifar10: download the archive to --data-path if '
+                                                           'it is not there')
+    t.add_argument('--skip-bad-images', action='store_true', help='images: skip unreadable files (and count '
+                                                                  'them) instead of stopping')
     t.add_argument('--out', required=True, help='run directory: checkpoint, metrics, token cache')
     t.add_argument('--max-steps', type=int, help="override the preset's steps (the schedule follows)")
-    t.add_argument('--objective', choices=['ar', 'bert']); t.add_argument('--resume', action='store_true', help='continue the run in --out')
+    t.add_argument('--objective', choices=['ar', 'bert'])
+    t.add_argument('--resume', action='store_true', help='continue the run in --out')
     t.add_argument('--compile', action='store_true', help='torch.compile the model (CUDA)')
-    t.add_argument('--device', help='cpu or cuda (default: cuda if available)'); t.add_argument('--quiet', action='store_true')
+    t.add_argument('--device', help='cpu or cuda (default: cuda if available)')
+    t.add_argument('--quiet', action='store_true')
     s = add('sample', cmd_sample)
-    s.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)'); s.add_argument('--out', required=True, help='PNG file to write')
-    s.add_argument('--n', type=int, default=8, help='number of images (default 8)'); s.add_argument('--samples', type=int, default=4, help='samples per image')
+    s.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)')
+    s.add_argument('--out', required=True, help='PNG file to write')
+    s.add_argument('--n', type=int, default=8, help='number of images (default 8)')
+    s.add_argument('--samples', type=int, default=4, help='samples per image')
     s.add_argument('--complete', action='store_true', help='complete the bottom half of held-out images')
-    s.add_argument('--temperature', type=float, default=1.0); s.add_argument('--top-k', type=int)
-    s.add_argument('--seed', type=int, default=0); s.add_argument('--data-path'); s.add_argument('--device')
+    s.add_argument('--temperature', type=float, default=1.0)
+    s.add_argument('--top-k', type=int)
+    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--data-path')
+    s.add_argument('--device')
     r = add('probe', cmd_probe)
-    r.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)'); r.add_argument('--layers', default='all', help="'all' or e.g. 2,3,4")
-    r.add_argument('--plot', help='PNG path (default: RUN/probe_layers.png)'); r.add_argument('--data-path'); r.add_argument('--device')
+    r.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)')
+    r.add_argument('--layers', default='all', help="'all' or e.g. 2,3,4")
+    r.add_argument('--plot', help='PNG path (default: RUN/probe_layers.png)')
+    r.add_argument('--data-path')
+    r.add_argument('--device')
     c = add('complete', cmd_complete)
     c.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
-    c.add_argument('--image', required=True, nargs='+', metavar='FILE', help='image file(s): PNG, JPEG, BMP, ...; any size')
+    c.add_argument('--image', required=True, nargs='+', metavar='FILE', help='image file(s): PNG, JPEG, BMP, '
+                                                                             '...; any size')
     c.add_argument('--out', required=True, help='PNG file to write')
-    c.add_argument('--keep-rows', type=int, help="rows kept from the top (default: half the run's image size)")
+    c.add_argument('--keep-rows', type=int, help="rows kept from the top (default: half the run's "
+                                                 "image size)")
     c.add_argument('--n', type=int, default=4, help='completions per image (default 4)')
-    c.add_argument('--temperature', type=float, default=1.0); c.add_argument('--top-k', type=int)
-    c.add_argument('--seed', type=int, default=0); c.add_argument('--device')
+    c.add_argument('--temperature', type=float, default=1.0)
+    c.add_argument('--top-k', type=int)
+    c.add_argument('--seed', type=int, default=0)
+    c.add_argument('--device')
     e = add('export', cmd_export)
     e.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
-    e.add_argument('--out', required=True, help='new directory for the Hugging Face model and image processor')
+    e.add_argument('--out', required=True, help='new directory for the Hugging Face model and '
+                                                'image processor')
     q = add('plan', cmd_plan)
     q.add_argument('--preset', default='cifar10-s', choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
-    q.add_argument('--gpu', default='A100-80GB', choices=list(GPU_PEAK_BF16) + ['all']); q.add_argument('--mfu', type=float, default=0.4, help='assumed model FLOP utilisation')
+    q.add_argument('--gpu', default='A100-80GB', choices=list(GPU_PEAK_BF16) + ['all'])
+    q.add_argument('--mfu', type=float, default=0.4, help='assumed model FLOP utilisation')
     return p
 
 # %% ../nbs/A4_cli.ipynb #72b37db9
@@ -269,17 +311,23 @@ def _disk_error(e:OSError) -> str|None:
 
 def main(argv=None) -> int:
     "Entry point of the `igpt` command."
-    p = build_parser(); a = p.parse_args(argv)
+    p = build_parser()
+    a = p.parse_args(argv)
     if a.cmd is None: p.print_help(); return 0
     try: a.func(a)
     except USER_ERRORS as e:
-        print(f"igpt {a.cmd}: error: {e}", file=sys.stderr); return 2
+        print(f"igpt {a.cmd}: error: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         if (msg := _disk_error(e)) is None: raise
-        print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr); return 2
+        print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print(f"igpt {a.cmd}: interrupted; the last checkpoint (if any) is intact — resume with --resume", file=sys.stderr); return 130
+        print(f"igpt {a.cmd}: interrupted; the last checkpoint (if any) is intact — resume "
+              "with --resume", file=sys.stderr)
+        return 130
     return 0
 
 import builtins
-if __name__ == '__main__' and not hasattr(builtins, '__IPYTHON__'): sys.exit(main())   # `python -m igpt_minimal.cli`, torchrun
+if __name__ == '__main__' and not hasattr(builtins, '__IPYTHON__'):
+    sys.exit(main())   # `python -m igpt_minimal.cli`, torchrun

@@ -20,14 +20,16 @@ def raster(tokens) -> torch.Tensor:
     "Token grids (N, H, W) → sequences (N, H*W) in raster order: rows top to bottom, each left to right."
     t = as_tensor(tokens)
     if t.ndim != 3:
-        raise ValueError(f"tokens must have shape (N, H, W), got {tuple(t.shape)}; quantize images first, or add a batch axis with t[None]")
+        raise ValueError(f"tokens must have shape (N, H, W), got {tuple(t.shape)}; quantize images first, or "
+                         "add a batch axis with t[None]")
     return t.reshape(len(t), -1)
 
 def unraster(seqs, h:int, w:int) -> torch.Tensor:
     "Sequences (N, h*w) → token grids (N, h, w): the inverse of `raster`."
     s = as_tensor(seqs)
     if s.ndim != 2 or s.shape[1] != h * w:
-        raise ValueError(f"seqs must have shape (N, {h * w}) to unraster to {h}x{w}, got {tuple(s.shape)}; check h and w")
+        raise ValueError(f"seqs must have shape (N, {h * w}) to unraster to {h}x{w}, got {tuple(s.shape)}; "
+                         "check h and w")
     return s.reshape(len(s), h, w)
 
 # %% ../nbs/01_data.ipynb #39996ba5
@@ -39,7 +41,8 @@ def reduce_context(images, # uint8 images (N, H, W, C), numpy or torch
     x = check_images(images)
     h, w = x.shape[1:3]
     if not 1 <= size <= min(h, w):
-        raise ValueError(f"reduce_context only shrinks: size={size} but the images are {h}x{w}; use 1 <= size <= {min(h, w)}")
+        raise ValueError(f"reduce_context only shrinks: size={size} but the images are {h}x{w}; use 1 <= "
+                         f"size <= {min(h, w)}")
     if (h, w) == (size, size): return x.clone()
     out = [F.interpolate(x[i:i + chunk].permute(0, 3, 1, 2).float(), size=(size, size), mode='area')
            for i in range(0, len(x), chunk)]                      # (n, C, size, size) means
@@ -68,7 +71,8 @@ def split_train_val(labels, # integer class labels (N,) of a published training 
     "A fixed, stratified split of a training set into train and validation indices."
     y = torch.as_tensor(labels)
     if y.ndim != 1 or y.is_floating_point() or len(y) < 2:
-        raise ValueError(f"labels must be a 1-D integer tensor with at least 2 entries, got {y.dtype} {tuple(y.shape)}")
+        raise ValueError(f"labels must be a 1-D integer tensor with at least 2 entries, got {y.dtype} "
+                         f"{tuple(y.shape)}")
     if not 0 < val_frac < 1: raise ValueError(f"val_frac must be strictly between 0 and 1, got {val_frac}")
     g, val = torch.Generator().manual_seed(seed), []
     for c in y.unique():
@@ -94,13 +98,16 @@ def read_idx(path, ndim:int) -> np.ndarray:
     raw = path.read_bytes()
     if raw[:2] == b'\x1f\x8b':
         try: raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e: raise ValueError(f"{path} is a damaged gzip file ({e}): get a fresh copy") from None
+        except (EOFError, OSError, zlib.error) as e: raise ValueError(f"{path} is a damaged gzip file ({e}): "
+                                                                      "get a fresh copy") from None
     if raw[:4] != want or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{path} is not an IDX file of {ndim}-D unsigned bytes (magic number {raw[:4].hex() or 'missing'}, expected {want.hex()}): wrong file?")
+        raise ValueError(f"{path} is not an IDX file of {ndim}-D unsigned bytes (magic number "
+                         f"{raw[:4].hex() or 'missing'}, expected {want.hex()}): wrong file?")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
     body = raw[4 + 4 * ndim:]
     if len(body) != math.prod(shape):
-        raise ValueError(f"{path} is truncated: its header promises {shape} = {math.prod(shape):,} bytes but it holds {len(body):,}; get a fresh copy")
+        raise ValueError(f"{path} is truncated: its header promises {shape} = {math.prod(shape):,} bytes but "
+                         f"it holds {len(body):,}; get a fresh copy")
     return np.frombuffer(body, np.uint8).reshape(shape)
 
 # %% ../nbs/01_data.ipynb #d3fc773c
@@ -121,12 +128,19 @@ def load_fashion_mnist(path=None, # folder holding the four IDX files (gzipped o
                       ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 images (N, 28, 28, 1), int64 labels (N,)
     "Zalando's Fashion-MNIST from its IDX files: uint8 images (N, 28, 28, 1) and int64 labels in 0..9."
     folders = [Path(path)] if path is not None else [Path(d) for d in FASHION_MNIST_DIRS]
-    if path is not None and not folders[0].is_dir(): raise NotADirectoryError(f"{path} is not a folder: pass the folder holding the four Fashion-MNIST files")
+    if path is not None and not folders[0].is_dir():
+        raise NotADirectoryError(f"{path} is not a folder: pass the folder holding the four "
+                                 "Fashion-MNIST files")
     img_f, lab_f = (_find_idx(folders, stem) for stem in _FASHION_FILES[train])
     images, labels = read_idx(img_f, 3), read_idx(lab_f, 1)
-    if images.shape[1:] != (28, 28): raise ValueError(f"{img_f} holds {images.shape[1]}x{images.shape[2]} images, not Fashion-MNIST's 28x28")
-    if len(images) != len(labels): raise ValueError(f"{img_f.name} holds {len(images):,} images but {lab_f.name} {len(labels):,} labels: the files do not belong together")
-    if len(labels) and labels.max() > 9: raise ValueError(f"{lab_f} holds label {labels.max()}; Fashion-MNIST's are 0..9: wrong file?")
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"{img_f} holds {images.shape[1]}x{images.shape[2]} images, not "
+                         "Fashion-MNIST's 28x28")
+    if len(images) != len(labels):
+        raise ValueError(f"{img_f.name} holds {len(images):,} images but {lab_f.name} {len(labels):,} "
+                         "labels: the files do not belong together")
+    if len(labels) and labels.max() > 9:
+        raise ValueError(f"{lab_f} holds label {labels.max()}; Fashion-MNIST's are 0..9: wrong file?")
     return torch.from_numpy(images.copy())[..., None], torch.from_numpy(labels.astype(np.int64))
 
 # %% ../nbs/01_data.ipynb #c869962d
@@ -138,9 +152,12 @@ def augment_tokens(seqs:torch.Tensor, # token sequences (B, size²) in raster or
                    generator:torch.Generator|None=None, # CPU generator for the shifts and flips
                   ) -> torch.Tensor: # (B, size²), same dtype and device
     "Random translation (pad, then crop a size×size window) and optional left-right flip of raster token sequences."
-    if seqs.ndim != 2 or seqs.shape[1] != size * size: raise ValueError(f"expected sequences of shape (B, {size * size}), got {tuple(seqs.shape)}")
-    if mode not in ('reflect', 'replicate'): raise ValueError(f"mode must be 'reflect' or 'replicate', got {mode!r}")
-    if not 0 <= pad < size: raise ValueError(f"pad must be in 0..{size - 1} for {size}×{size} images, got {pad}")
+    if seqs.ndim != 2 or seqs.shape[1] != size * size:
+        raise ValueError(f"expected sequences of shape (B, {size * size}), got {tuple(seqs.shape)}")
+    if mode not in ('reflect', 'replicate'):
+        raise ValueError(f"mode must be 'reflect' or 'replicate', got {mode!r}")
+    if not 0 <= pad < size:
+        raise ValueError(f"pad must be in 0..{size - 1} for {size}×{size} images, got {pad}")
     B, ar = len(seqs), torch.arange(size)
     edge = lambda i: torch.where(i >= size, 2 * (size - 1) - i, i.abs()) if mode == 'reflect' else i.clamp(0, size - 1)
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), generator=generator) - pad for _ in range(2))

@@ -18,14 +18,17 @@ __all__ = ['from_hf', 'MissingDependency', 'to_hf', 'hf_processor', 'palette_fro
 def _hf_config(hf_model) -> IGPTConfig:
     hc = getattr(hf_model, 'config', None)
     if hc is None or getattr(hc, 'model_type', None) != 'imagegpt' or not hasattr(hf_model, 'lm_head'):
-        raise TypeError(f"expected a Hugging Face ImageGPTForCausalImageModeling, got {type(hf_model).__name__}")
+        raise TypeError("expected a Hugging Face ImageGPTForCausalImageModeling, got "
+                        f"{type(hf_model).__name__}")
     problems = [msg for bad, msg in [
-        (hc.activation_function != 'quick_gelu', f"activation_function={hc.activation_function!r} (iGPT uses 'quick_gelu')"),
+        (hc.activation_function != 'quick_gelu', f"activation_function={hc.activation_function!r} (iGPT uses "
+                                                 "'quick_gelu')"),
         (hc.n_inner not in (None, 4 * hc.n_embd), f"n_inner={hc.n_inner} (iGPT's MLP is 4*n_embd)"),
         (not hc.scale_attn_weights, "scale_attn_weights=False"),
         (hc.scale_attn_by_inverse_layer_idx, "scale_attn_by_inverse_layer_idx=True"),
         (getattr(hc, 'add_cross_attention', False), "add_cross_attention=True"),
-        (hf_model.lm_head.out_features != hc.vocab_size - 1, f"lm_head has {hf_model.lm_head.out_features} outputs, expected vocab_size-1={hc.vocab_size - 1}"),
+        (hf_model.lm_head.out_features != hc.vocab_size - 1, f"lm_head has {hf_model.lm_head.out_features} "
+                                                             f"outputs, expected vocab_size-1={hc.vocab_size - 1}"),
     ] if bad]
     if problems: raise ValueError("cannot convert this ImageGPT config exactly: " + "; ".join(problems))
     return IGPTConfig(n_colors=hc.vocab_size - 1, n_positions=hc.n_positions, n_embd=hc.n_embd, n_layer=hc.n_layer,
@@ -56,7 +59,8 @@ class MissingDependency(ImportError): "An optional package is needed and not ins
 def _transformers():
     "transformers' ImageGPT classes, or a one-line error saying how to install them."
     try: from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
-    except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
+    except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: "
+                                                "pip install transformers") from None
     return ImageGPTConfig, ImageGPTForCausalImageModeling
 
 _TO_HF = {'norm1.weight': 'ln_1.weight', 'norm2.weight': 'ln_2.weight', 'attn.qkv': 'attn.c_attn',
@@ -87,32 +91,40 @@ def _processor_class():
     try: from transformers import ImageGPTImageProcessorPil as P    # transformers 5: needs no torchvision
     except ImportError:
         try: from transformers import ImageGPTImageProcessor as P     # transformers 4
-        except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: pip install transformers") from None
+        except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional "
+                                                    "extra: pip install transformers") from None
     return P
 
 def hf_processor(palette:torch.Tensor, size:int):
     "An ImageGPT image processor that resizes to size × size and quantizes with `palette` (K, 1 or 3) in [-1, 1]."
     pal = torch.as_tensor(palette, dtype=torch.float32)
-    if pal.ndim != 2 or pal.shape[1] not in (1, 3): raise ValueError(f"palette must be (K, 1) or (K, 3), got {tuple(pal.shape)}")
+    if pal.ndim != 2 or pal.shape[1] not in (1, 3):
+        raise ValueError(f"palette must be (K, 1) or (K, 3), got {tuple(pal.shape)}")
     return _processor_class()(clusters=pal.expand(-1, 3).numpy(), size={'height': size, 'width': size})
 
 def palette_from_processor(processor) -> torch.Tensor:
     "The colour clusters of a Hugging Face ImageGPT image processor as an igpt_minimal palette (K, 3) in [-1, 1]."
     clusters = getattr(processor, 'clusters', None)
-    if clusters is None: raise ValueError(f"{type(processor).__name__} has no colour clusters: pass an ImageGPTImageProcessor")
+    if clusters is None:
+        raise ValueError(f"{type(processor).__name__} has no colour clusters: pass an ImageGPTImageProcessor")
     pal = torch.as_tensor(np.asarray(clusters), dtype=torch.float32)
-    if pal.ndim != 2 or pal.shape[1] != 3: raise ValueError(f"expected clusters of shape (K, 3), got {tuple(pal.shape)}")
+    if pal.ndim != 2 or pal.shape[1] != 3:
+        raise ValueError(f"expected clusters of shape (K, 3), got {tuple(pal.shape)}")
     return pal
 
 # %% ../nbs/A3_huggingface.ipynb #8f661a6f
 def export_hf(model:IGPT, palette:torch.Tensor, out_dir) -> Path:
     "Write `model` and an image processor holding `palette` to `out_dir`, loadable with Hugging Face's from_pretrained."
     size = int(round(model.config.n_positions ** 0.5))
-    if size * size != model.config.n_positions: raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
-    if len(palette) != model.config.n_colors: raise ValueError(f"the palette has {len(palette)} colours but the model {model.config.n_colors}")
+    if size * size != model.config.n_positions:
+        raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
+    if len(palette) != model.config.n_colors:
+        raise ValueError(f"the palette has {len(palette)} colours but the model {model.config.n_colors}")
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()): raise FileExistsError(f"{out} is not empty: choose a new --out directory")
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: choose a new --out directory")
     proc, hf = hf_processor(palette, size), model.to_hf()          # both before writing anything
     out.mkdir(parents=True, exist_ok=True)
-    hf.save_pretrained(out); proc.save_pretrained(out)
+    hf.save_pretrained(out)
+    proc.save_pretrained(out)
     return out

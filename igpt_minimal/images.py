@@ -31,7 +31,8 @@ def read_image(path, # an image file Pillow can read
             im = im.convert('L' if channels == 1 else 'RGB')         # also decodes the whole file: truncation shows here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
-    w, h = im.size; s = min(w, h)
+    w, h = im.size
+    s = min(w, h)
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))   # the largest centred square
     if s < size: im = im.resize((size, size), Image.BICUBIC)
     x = torch.from_numpy(np.asarray(im, dtype=np.uint8).reshape(im.size[1], im.size[0], channels).copy())
@@ -48,13 +49,17 @@ def _image_files(d:Path) -> list[Path]:
 def folder_classes(path) -> list[str]:
     "The class names of an image folder (sorted sub-folder names), or [] for a flat folder of unlabelled images."
     root = Path(path).expanduser()
-    if not root.is_dir(): raise FileNotFoundError(f"no image folder at {root}: pass --data-path a directory of images")
+    if not root.is_dir():
+        raise FileNotFoundError(f"no image folder at {root}: pass --data-path a directory of images")
     if (root/'train').is_dir(): root = root/'train'
     subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if subs and _image_files(root): raise ValueError(f"{root} holds both images and sub-folders: put every image in a class sub-folder, or use a flat folder")
+    if subs and _image_files(root):
+        raise ValueError(f"{root} holds both images and sub-folders: put every image in a class sub-folder, "
+                         "or use a flat folder")
     if empty := [p.name for p in subs if not _image_files(p)]:
         raise ValueError(f"class folder {root/empty[0]} has no images: add some or remove it")
-    if not subs and not _image_files(root): raise ValueError(f"{root} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if not subs and not _image_files(root):
+        raise ValueError(f"{root} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return [p.name for p in subs]
 
 # %% ../nbs/A2_images.ipynb #4d223381
@@ -71,8 +76,10 @@ def load_image_folder(path, # the folder (see the layout above)
     "A folder of images as a dataset split; greyscale (C=1) when every image is greyscale, else RGB."
     root, classes = Path(path).expanduser(), folder_classes(path)
     if (root/'train').is_dir():
-        if not (root/'test').is_dir(): raise ValueError(f"{root} has train/ but no test/: add test/ with the same class folders")
-        if folder_classes(root/'test') != classes: raise ValueError(f"{root}/test's class folders differ from train/'s {classes}")
+        if not (root/'test').is_dir():
+            raise ValueError(f"{root} has train/ but no test/: add test/ with the same class folders")
+        if folder_classes(root/'test') != classes:
+            raise ValueError(f"{root}/test's class folders differ from train/'s {classes}")
         every = [f for s in ('train', 'test') for f in _files_and_labels(root/s, classes)[0]]
         files, labels = _files_and_labels(root/('train' if train else 'test'), classes)
     else:
@@ -85,16 +92,20 @@ def load_image_folder(path, # the folder (see the layout above)
         keep, test = split_train_val(y, FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED)
         idx = (keep if train else test).tolist()
         files, labels = [files[i] for i in idx], [labels[i] for i in idx] if classes else []
-    if not files: raise ValueError(f"the {'training' if train else 'test'} split of {root} has no images: add some")
+    if not files:
+        raise ValueError(f"the {'training' if train else 'test'} split of {root} has no images: add some")
     grey = all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f in every)   # decided once per folder
     images, kept, bad = [], [], []
     for i, f in enumerate(files):
         try: images.append(read_image(f, size, 1 if grey else 3)); kept.append(i)
         except ValueError as e:
-            if not skip_bad: raise ValueError(f"{e}; remove or fix it, or skip unreadable files (--skip-bad-images)") from None
+            if not skip_bad:
+                raise ValueError(f"{e}; remove or fix it, or skip unreadable files "
+                                 "(--skip-bad-images)") from None
             bad.append(f)
     if bad: print(f"skipped {len(bad)} unreadable image(s) in {root}, e.g. {bad[0]}")
-    if not images: raise ValueError(f"no readable images in the {'training' if train else 'test'} split of {root}")
+    if not images:
+        raise ValueError(f"no readable images in the {'training' if train else 'test'} split of {root}")
     y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else torch.full((len(kept),), -1, dtype=torch.int64)
     return torch.stack(images), y
 
@@ -118,6 +129,7 @@ def complete_files(model, # a trained AR IGPT
     from igpt_minimal.sample import complete_images
     if not len(files): raise ValueError("no image files given: pass at least one")
     size = int(round(model.config.n_positions ** 0.5))
-    if size * size != model.config.n_positions: raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
+    if size * size != model.config.n_positions:
+        raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
     images = torch.stack([read_image(f, size, palette.shape[1]) for f in files])
     return images, complete_images(model, images, palette, keep_rows, n_samples, temperature, top_k, generator)

@@ -59,7 +59,8 @@ class KVCache:
         "Store k, v (B, nh, T, hs) at positions pos..pos+T and return everything stored so far."
         end = self.pos + k.shape[2]
         if end > self.max_len:
-            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with model.new_cache(..., max_len=...)")
+            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with "
+                             "model.new_cache(..., max_len=...)")
         self.k[layer][:, :, self.pos:end] = k
         self.v[layer][:, :, self.pos:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
@@ -118,7 +119,8 @@ class IGPTConfig:
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
                 raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(self, k)!r}")
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick another n_head")
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick "
+                             "another n_head")
 
 
 MODEL_PRESETS = {

@@ -26,7 +26,9 @@ def _check_layers(layer, n_layer:int) -> list[int]:
     "The requested layers as a list, or a ValueError saying which are out of range."
     layers = list(range(n_layer + 1)) if layer == 'all' else [layer] if isinstance(layer, int) else list(layer)
     bad = [l for l in layers if not isinstance(l, int) or not 0 <= l <= n_layer]
-    if bad or not layers: raise ValueError(f"layer {bad or layers} out of range: this model has layers 0..{n_layer} (0 = embeddings, {n_layer} = last block)")
+    if bad or not layers:
+        raise ValueError(f"layer {bad or layers} out of range: this model has layers 0..{n_layer} (0 = "
+                         f"embeddings, {n_layer} = last block)")
     return layers
 
 @torch.inference_mode()
@@ -41,7 +43,8 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
     out = {l: [] for l in layers}
     for i in range(0, len(seqs), batch_size):
         x = seqs[i:i + batch_size].to(dev).long()
-        if causal: x = torch.cat([x.new_full((len(x), 1), model.sos_id), x[:, :-1]], 1)   # [SOS, x1 .. x(n-1)]
+        if causal:
+            x = torch.cat([x.new_full((len(x), 1), model.sos_id), x[:, :-1]], 1)   # [SOS, x1 .. x(n-1)]
         h = model.wte(x) + model.wpe.weight[:x.shape[1]]                                   # hidden[0], (B, T, C)
         for l in range(max(layers) + 1):
             if l > 0: h = model.blocks[l - 1](h, causal)                                  # hidden[l]
@@ -64,20 +67,27 @@ def _fit_logreg(x:torch.Tensor, y:torch.Tensor, n_classes:int, l2s:list, max_ite
             loss.backward()
             return loss
         with torch.enable_grad(): opt.step(closure)
-        w = w.detach(); out.append(w)
+        w = w.detach()
+        out.append(w)
     return out
 
 # %% ../nbs/06_probe.ipynb #ac8d0212
 def _check_xy(x, y, name:str):
     "x as float (N, D) and y as int64 (N,), or a ValueError saying what is wrong."
     x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
-    if x.ndim != 2: raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or pool it first")
+    if x.ndim != 2:
+        raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or "
+                         "pool it first")
     if not len(x): raise ValueError(f"{name}_x is empty: pass at least one example")
-    if len(x) != len(y): raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one label per row")
+    if len(x) != len(y):
+        raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one "
+                         "label per row")
     if y.is_floating_point() or y.ndim != 1 or (len(y) and y.min() < 0):
-        raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} {tuple(y.shape)}")
+        raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} "
+                         f"{tuple(y.shape)}")
     if not torch.isfinite(x).all():
-        raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the features (a diverged model?)")
+        raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the "
+                         "features (a diverged model?)")
     return x, y.long()
 
 def _n_classes(ytr, *others) -> int:
@@ -113,8 +123,11 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
     (xtr, ytr), (xva, yva) = _check_xy(train_x, train_y, 'train'), _check_xy(val_x, val_y, 'val')
     xte, yte = _check_xy(test_x, test_y, 'test') if test_x is not None else (xva[:0], yva[:0])
     for name, x in (('val', xva), ('test', xte)):
-        if x.shape[1] != xtr.shape[1]: raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the same layer for all splits")
-    if len(ytr.unique()) < 2: raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a probe needs at least two classes")
+        if x.shape[1] != xtr.shape[1]:
+            raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the "
+                             "same layer for all splits")
+    if len(ytr.unique()) < 2:
+        raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a probe needs at least two classes")
     if not len(l2s): raise ValueError("l2s is empty: pass at least one strength, e.g. L2_GRID")
     dev = default_device(device)
     mu, sd = xtr.mean(0), xtr.std(0)
@@ -161,9 +174,14 @@ def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {la
         line, = ax.plot(ls, [100 * res[l].test_accuracy for l in ls], 'o-', ms=4, label=f'{name} (test)')
         ax.plot(ls, [100 * res[l].val_accuracy for l in ls], '--', c=line.get_color(), alpha=0.6, label=f'{name} (validation)')
         ax.plot([best], [100 * res[best].test_accuracy], '*', ms=14, c=line.get_color())
-    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')): ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
-    ax.set_xlabel('layer (0 = embeddings)'); ax.set_ylabel('accuracy (%)'); ax.set_title(title, fontsize=10)
-    ax.xaxis.get_major_locator().set_params(integer=True); ax.legend(fontsize=7); fig.tight_layout()
+    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')):
+        ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
+    ax.set_xlabel('layer (0 = embeddings)')
+    ax.set_ylabel('accuracy (%)')
+    ax.set_title(title, fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
 
@@ -178,7 +196,9 @@ def wilson_interval(k:int, n:int, z:float=1.959963984540054) -> tuple[float, flo
 def paired_difference(a_correct, b_correct, n_boot:int=10_000, seed:int=0) -> dict:
     "Accuracy of a minus accuracy of b on the same test items: the difference, its 95% paired-bootstrap interval, McNemar's exact p."
     a, b = torch.as_tensor(a_correct).bool().flatten(), torch.as_tensor(b_correct).bool().flatten()
-    if len(a) != len(b) or not len(a): raise ValueError(f"a_correct and b_correct must score the same non-empty test split, got {len(a)} and {len(b)} items")
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"a_correct and b_correct must score the same non-empty test split, got {len(a)} "
+                         f"and {len(b)} items")
     d = a.float() - b.float()
     idx = torch.randint(0, len(d), (n_boot, len(d)), generator=torch.Generator().manual_seed(seed))
     lo, hi = torch.quantile(d[idx].mean(1), torch.tensor([0.025, 0.975])).tolist()
@@ -251,9 +271,12 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     t0 = time.time()
     (_, ytr), (_, yva) = _check_xy(train_seqs, train_y, 'train'), _check_xy(val_seqs, val_y, 'val')
     yte = _check_xy(test_seqs, test_y, 'test')[1] if test_seqs is not None else yva[:0]
-    if len(ytr.unique()) < 2: raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a classifier needs at least two classes")
+    if len(ytr.unique()) < 2:
+        raise ValueError(f"train_y holds a single class ({int(ytr[0])}): a classifier needs at least "
+                         "two classes")
     if gen_weight < 0: raise ValueError(f"gen_weight must be >= 0, got {gen_weight}")
-    if steps < 1 or eval_every < 1: raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     dev = next(model.parameters()).device
     m = copy.deepcopy(model).train()
     clf = nn.Linear(m.config.n_embd, _n_classes(ytr, yva, yte), bias=False).to(dev)
@@ -270,13 +293,17 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
         if augment is not None: x = augment(x)
         clf_logits, gen = _clf_and_gen(m, clf, x, causal, gen_weight, mask_prob, g_dev)
         loss_clf = F.cross_entropy(clf_logits, y)
-        opt.zero_grad(set_to_none=True); (loss_clf + gen_weight * gen).backward(); opt.step()
+        opt.zero_grad(set_to_none=True)
+        (loss_clf + gen_weight * gen).backward()
+        opt.step()
         if step % 10 == 0 or step == steps - 1: history.append((step, loss_clf.item(), gen.item()))
         if (step + 1) % eval_every == 0 or step == steps - 1:
             acc = _classify(m, clf, val_seqs, yva, causal).float().mean().item()
             val_history.append((step + 1, acc))
             if acc > best[0]: best = (acc, step + 1, copy.deepcopy((m.state_dict(), clf.state_dict())))
-    m.load_state_dict(best[2][0]); clf.load_state_dict(best[2][1]); m.eval()
+    m.load_state_dict(best[2][0])
+    clf.load_state_dict(best[2][1])
+    m.eval()
     correct = _classify(m, clf, test_seqs, yte, causal) if test_seqs is not None else None
     return FinetuneResult(best[1], best[0], correct.float().mean().item() if correct is not None else None, correct,
                           m, clf, history, val_history, time.time() - t0)
@@ -295,6 +322,7 @@ def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None)
     if d['labels_train'].min() < 0: raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
                                                      f"put the images in one sub-folder per class")
     by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
-    if plot_path is not None: plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
+    if plot_path is not None:
+        plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
     return probe_report(by_layer, pixels)
 

@@ -24,7 +24,8 @@ def to_unit(x) -> torch.Tensor:
     "uint8 values 0..255 → float32 in [-1, 1], the paper's pixel scale (v/127.5 - 1)."
     x = as_tensor(x)
     if x.dtype != torch.uint8:
-        raise TypeError(f"to_unit expects uint8 values 0..255, got {x.dtype}; convert with .astype(np.uint8) or .to(torch.uint8)")
+        raise TypeError(f"to_unit expects uint8 values 0..255, got {x.dtype}; convert with .astype(np.uint8) "
+                        "or .to(torch.uint8)")
     return x.float() / 127.5 - 1
 
 def from_unit(x) -> torch.Tensor:
@@ -36,11 +37,14 @@ def check_images(images, name='images') -> torch.Tensor:
     "`images` as a uint8 tensor (N, H, W, C) with C in {1, 3}, or an error that says how to fix it."
     x = as_tensor(images)
     if x.dtype != torch.uint8:
-        raise TypeError(f"{name} must be uint8 in 0..255, got {x.dtype}; for floats in [0, 1] use (x * 255).round() then convert to uint8")
+        raise TypeError(f"{name} must be uint8 in 0..255, got {x.dtype}; for floats in [0, 1] use (x * "
+                        "255).round() then convert to uint8")
     if x.ndim != 4:
-        raise ValueError(f"{name} must have shape (N, H, W, C), got {tuple(x.shape)}; add a batch axis with x[None] or a channel axis with x[..., None]")
+        raise ValueError(f"{name} must have shape (N, H, W, C), got {tuple(x.shape)}; add a batch axis with "
+                         "x[None] or a channel axis with x[..., None]")
     if x.shape[-1] not in (1, 3):
-        raise ValueError(f"{name} must have 1 or 3 channels last, got shape {tuple(x.shape)}; channels-first (N, C, H, W) data needs .permute(0, 2, 3, 1)")
+        raise ValueError(f"{name} must have 1 or 3 channels last, got shape {tuple(x.shape)}; channels-first "
+                         "(N, C, H, W) data needs .permute(0, 2, 3, 1)")
     return x
 
 def _flat_pixels(pixels) -> torch.Tensor:
@@ -48,12 +52,15 @@ def _flat_pixels(pixels) -> torch.Tensor:
     x = as_tensor(pixels)
     if x.ndim == 4: return check_images(x, 'pixels').reshape(-1, x.shape[-1])
     if x.ndim != 2 or x.shape[1] not in (1, 3):
-        raise ValueError(f"pixels must be uint8 images (N, H, W, C) or a pixel array (P, C) with C in {{1, 3}}, got shape {tuple(x.shape)}")
+        raise ValueError("pixels must be uint8 images (N, H, W, C) or a pixel array (P, C) with C in "
+                         f"{{1, 3}}, got shape {tuple(x.shape)}")
     if x.dtype == torch.uint8: return x
     if not x.is_floating_point():
-        raise TypeError(f"pixels must be uint8 0..255 or float in [-1, 1], got {x.dtype}; convert with .astype(np.uint8)")
+        raise TypeError(f"pixels must be uint8 0..255 or float in [-1, 1], got {x.dtype}; convert with "
+                        ".astype(np.uint8)")
     if not (torch.isfinite(x).all() and x.abs().max() <= 1):
-        raise ValueError(f"float pixels must be finite and in [-1, 1] (v/127.5 - 1), got range [{x.min():.3g}, {x.max():.3g}]; pass uint8 values or convert with to_unit")
+        raise ValueError("float pixels must be finite and in [-1, 1] (v/127.5 - 1), got range "
+                         f"[{x.min():.3g}, {x.max():.3g}]; pass uint8 values or convert with to_unit")
     return x.float()
 
 # %% ../nbs/00_quantize.ipynb #0557bc75
@@ -165,7 +172,8 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
     x, w = (t.to(dev) for t in _distinct(px))
     if n_colors > len(x):
-        raise ValueError(f"n_colors={n_colors} but the {len(px):,} fitted pixels have only {len(x):,} distinct colours; use n_colors <= {len(x)}")
+        raise ValueError(f"n_colors={n_colors} but the {len(px):,} fitted pixels have only {len(x):,} "
+                         f"distinct colours; use n_colors <= {len(x)}")
     if n_colors == len(x): return x.cpu()                       # every colour its own centre: inertia 0
     s = px[torch.randint(len(px), (min(len(px), SEED_SAMPLE),), generator=g)]
     c = kmeans_pp((to_unit(s) if s.dtype == torch.uint8 else s).to(dev), n_colors, g)
@@ -188,7 +196,8 @@ def _check_palette(palette, name='palette') -> torch.Tensor:
         raise ValueError(f"{name} must have shape (K, C) with C in {{1, 3}}, got {tuple(c.shape)}")
     if not torch.isfinite(c).all(): raise ValueError(f"{name} contains NaN or inf; refit it with fit_palette")
     if c.abs().max() > 1 + 1e-6:
-        raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, {c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
+        raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, "
+                         f"{c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
     return c.float()
 
 # %% ../nbs/00_quantize.ipynb #0603985b
@@ -200,7 +209,8 @@ def quantize(images, # uint8 images (N, H, W, C), numpy or torch
     "Replace every pixel by the index of its nearest palette colour."
     x, c = check_images(images), _check_palette(palette)
     if x.shape[-1] != c.shape[1]:
-        raise ValueError(f"images have {x.shape[-1]} channel(s) but the palette has {c.shape[1]}; fit a palette on images like these")
+        raise ValueError(f"images have {x.shape[-1]} channel(s) but the palette has {c.shape[1]}; fit a "
+                         "palette on images like these")
     labels, _ = assign(x.reshape(-1, x.shape[-1]), c.to(default_device(device)), chunk)
     return labels.reshape(x.shape[:3]).cpu()
 
@@ -212,7 +222,8 @@ def dequantize(tokens, # integer palette indices of any shape, e.g. (N, H, W)
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise TypeError(f"tokens must be integer palette indices, got {t.dtype}; use .long()")
     if t.numel() and (t.min() < 0 or t.max() >= len(c)):
-        raise ValueError(f"tokens must be in [0, {len(c)}) for this {len(c)}-colour palette, got range [{t.min()}, {t.max()}]; were they made with another palette?")
+        raise ValueError(f"tokens must be in [0, {len(c)}) for this {len(c)}-colour palette, got range "
+                         f"[{t.min()}, {t.max()}]; were they made with another palette?")
     return from_unit(c).to(t.device)[t.long()]
 
 # %% ../nbs/00_quantize.ipynb #d8c7f66c
@@ -226,7 +237,8 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
     "Show uint8 images in a grid (or, with `path`, save it as a PNG)."
     import matplotlib.pyplot as plt
     x = check_images(images).cpu().numpy()
-    nrows = math.ceil(len(x) / ncols); ncols = min(ncols, len(x))
+    nrows = math.ceil(len(x) / ncols)
+    ncols = min(ncols, len(x))
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (scale * ncols, scale * nrows), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
@@ -259,7 +271,9 @@ def save_palette(palette, path) -> Path:
 def load_palette(path) -> torch.Tensor:
     "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking shape (K, C), C in {1, 3}, finite, in [-1, 1]."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no palette file at {path}; make one with fit_palette and save_palette")
+    if not path.is_file():
+        raise FileNotFoundError(f"no palette file at {path}; make one with fit_palette and save_palette")
     try: a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e: raise ValueError(f"{path} is not a readable .npy array ({e}); save palettes with save_palette") from None
+    except (ValueError, OSError, EOFError) as e: raise ValueError(f"{path} is not a readable .npy array "
+                                                                  f"({e}); save palettes with save_palette") from None
     return _check_palette(torch.from_numpy(a), f'palette in {path}')

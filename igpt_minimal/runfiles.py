@@ -53,12 +53,16 @@ class RunLock:
     def __init__(self, out): self.out, self.path, self.f = Path(out), Path(out)/'.lock', None
 
     def _refuse(self, holder:str):
-        raise RunInUse(f"{self.out} is in use by {holder or 'another process'}: wait for it to finish, or choose another --out")
+        raise RunInUse(f"{self.out} is in use by {holder or 'another process'}: wait for it to finish, or "
+                       "choose another --out")
 
     def __enter__(self):
         self.out.mkdir(parents=True, exist_ok=True)
         key = str(self.path.resolve())
-        if RunLock._held.get(key): RunLock._held[key] += 1; self.nested = True; return self   # this process holds it
+        if RunLock._held.get(key):
+            RunLock._held[key] += 1
+            self.nested = True
+            return self   # this process holds it
         self.nested = False
         me = f"process {os.getpid()} on {socket.gethostname()}"
         try: import fcntl
@@ -67,13 +71,19 @@ class RunLock:
             self.f = open(self.path, 'a+')
             try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                self.f.seek(0); holder = self.f.read().strip(); self.f.close(); self.f = None
+                self.f.seek(0)
+                holder = self.f.read().strip()
+                self.f.close()
+                self.f = None
                 self._refuse(holder)
             try: same = os.stat(self.path).st_ino == os.fstat(self.f.fileno()).st_ino
             except FileNotFoundError: same = False
             if same: break
             self.f.close()                   # the holder removed the file as we opened it: lock the new one
-        self.f.seek(0); self.f.truncate(); self.f.write(me); self.f.flush()
+        self.f.seek(0)
+        self.f.truncate()
+        self.f.write(me)
+        self.f.flush()
         RunLock._held[str(self.path.resolve())] = 1
         return self
 
@@ -94,7 +104,8 @@ class RunLock:
     def __exit__(self, *exc):
         key = str(self.path.resolve())
         RunLock._held[key] -= 1
-        if self.nested or RunLock._held[key]: return             # an outer `with` of this process still holds it
+        if self.nested or RunLock._held[key]:
+            return             # an outer `with` of this process still holds it
         del RunLock._held[key]
         self.path.unlink(missing_ok=True)                         # remove the file while still holding the lock
         if self.f is not None: self.f.close(); self.f = None      # closing releases the flock

@@ -16,7 +16,8 @@ __all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid']
 # %% ../nbs/05_sample.ipynb #56f4f32c
 def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=None, generator:torch.Generator|None=None) -> torch.Tensor:
     "Draw one id per row from logits (B, V); top_k=1 is greedy (argmax)."
-    if top_k is not None and top_k < 1: raise ValueError(f"top_k must be >= 1 (1 = greedy) or None (no cut-off), got {top_k}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 (1 = greedy) or None (no cut-off), got {top_k}")
     if top_k == 1: return logits.argmax(-1)
     logits = logits.float() / temperature
     if top_k is not None:
@@ -27,12 +28,16 @@ def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=Non
 
 # %% ../nbs/05_sample.ipynb #d3386af7
 def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):
-    if prefix.ndim != 2 or prefix.is_floating_point(): raise ValueError(f"prefix must be integer token ids (B, P), got {prefix.dtype} {tuple(prefix.shape)}; use torch.zeros(B, 0, dtype=torch.long) for none")
+    if prefix.ndim != 2 or prefix.is_floating_point():
+        raise ValueError(f"prefix must be integer token ids (B, P), got {prefix.dtype} "
+                         f"{tuple(prefix.shape)}; use torch.zeros(B, 0, dtype=torch.long) for none")
     check_tokens(prefix, model.config.n_colors, model.config.n_positions)
     if n_new < 0: raise ValueError(f"n_new must be >= 0, got {n_new}")
     if prefix.shape[1] + n_new > model.config.n_positions:
-        raise ValueError(f"prefix ({prefix.shape[1]}) + n_new ({n_new}) exceeds the model's {model.config.n_positions} positions")
-    if not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy decoding)")
+        raise ValueError(f"prefix ({prefix.shape[1]}) + n_new ({n_new}) exceeds the model's "
+                         f"{model.config.n_positions} positions")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy decoding)")
 
 @torch.inference_mode()
 def generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float=1.0, top_k:int|None=None,
@@ -58,7 +63,9 @@ def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None
     "Keep the top `keep_rows` rows (default: half) of uint8 images (N, H, W, C) and sample the rest -> uint8 (N, n_samples, H, W, C)."
     tokens = quantize(images, palette)                       # (N, H, W)
     N, H, W = tokens.shape
-    if H * W != model.config.n_positions: raise ValueError(f"images are {H}x{W} = {H * W} tokens but the model has {model.config.n_positions} positions: reduce_context them first")
+    if H * W != model.config.n_positions:
+        raise ValueError(f"images are {H}x{W} = {H * W} tokens but the model has {model.config.n_positions} "
+                         "positions: reduce_context them first")
     keep_rows = H // 2 if keep_rows is None else keep_rows
     if not 0 <= keep_rows <= H: raise ValueError(f"keep_rows must be in [0, {H}], got {keep_rows}")
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
@@ -73,15 +80,18 @@ def completion_grid(images, completions, keep_rows:int|None=None, path=None, sca
     images, completions = np.asarray(images), np.asarray(completions)
     N, S, H = completions.shape[0], completions.shape[1], completions.shape[2]
     keep_rows = H // 2 if keep_rows is None else keep_rows
-    half = images.copy(); half[:, keep_rows:] = 0
+    half = images.copy()
+    half[:, keep_rows:] = 0
     cols = [images, half] + [completions[:, s] for s in range(S)]
     titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)]
     fig, axs = plt.subplots(N, len(cols), figsize=(scale * len(cols) + 0.4, scale * N + 0.4), squeeze=False)
     for i in range(N):
         for j, col in enumerate(cols):
-            im = col[i]; ax = axs[i, j]
+            im = col[i]
+            ax = axs[i, j]
             ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if i == 0: ax.set_title(titles[j], fontsize=7)
     fig.tight_layout(pad=0.2)
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)

@@ -33,12 +33,17 @@ class Runtime:
 def _check_device(device) -> torch.device:
     "torch.device(device), or a one-line error if this machine does not have it."
     try: dev = torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
-    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {device!r}: CUDA is not available on this machine; use cpu")
+    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}: use cpu, "
+                                                       "cuda or cuda:N") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use cpu")
     if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    if dev.type == 'mps' and not torch.backends.mps.is_available(): raise ValueError(f"device {device!r}: this machine has no Apple GPU (MPS); use cpu")
-    if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"device {device!r} is not supported: use cpu or cuda")
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == 'mps' and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: this machine has no Apple GPU (MPS); use cpu")
+    if dev.type not in ('cpu', 'cuda', 'mps'):
+        raise ValueError(f"device {device!r} is not supported: use cpu or cuda")
     return dev
 
 def setup_device(device=None) -> Runtime:
@@ -63,7 +68,8 @@ GPU_PEAK_BF16 = {'A100-80GB': 312e12, 'H100-SXM': 989e12, 'RTX-4090': 165e12, 'L
 
 def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     "Parameters, FLOPs, memory and wall-time estimates for a training preset on a named GPU."
-    if gpu not in GPU_PEAK_BF16: raise ValueError(f"unknown GPU {gpu!r}; choose one of {', '.join(GPU_PEAK_BF16)}")
+    if gpu not in GPU_PEAK_BF16:
+        raise ValueError(f"unknown GPU {gpu!r}; choose one of {', '.join(GPU_PEAK_BF16)}")
     if not 0 < mfu <= 1: raise ValueError(f"mfu must be in (0, 1], got {mfu}")
     mc = cfg.model_config()
     with torch.device('meta'): n = count_params(IGPT(mc))
@@ -80,11 +86,13 @@ def format_plan(name:str, cfg, p:dict) -> str:
     "A readable report of `plan`."
     gb = lambda b: f'{b / 2**30:.1f} GiB'
     return '\n'.join([
-        f"preset {name}: {cfg.n_layer} x {cfg.n_embd}, {cfg.n_head} heads, {cfg.image_size}x{cfg.image_size} ({cfg.image_size**2} tokens), {cfg.n_colors} colours, {cfg.objective.upper()}",
+        f"preset {name}: {cfg.n_layer} x {cfg.n_embd}, {cfg.n_head} heads, {cfg.image_size}x{cfg.image_size} "
+        f"({cfg.image_size**2} tokens), {cfg.n_colors} colours, {cfg.objective.upper()}",
         f"  parameters            {p['params'] / 1e6:,.1f}M",
         f"  FLOPs per token       {p['flops_per_token'] / 1e9:,.3f} GFLOP (6N + attention)",
         f"  FLOPs per step        {p['flops_per_step'] / 1e12:,.2f} TFLOP (batch {cfg.batch_size})",
         f"  activations / image   {gb(p['activation_bytes_per_sample'])} (estimate, bf16, fused attention)",
-        f"  peak memory           {gb(p['peak_memory_bytes'])} (estimate: weights+grads+AdamW {gb(p['state_bytes'])} + micro-batch {cfg.micro_batch_size or cfg.batch_size})",
+        f"  peak memory           {gb(p['peak_memory_bytes'])} (estimate: weights+grads+AdamW "
+        f"{gb(p['state_bytes'])} + micro-batch {cfg.micro_batch_size or cfg.batch_size})",
         f"  steps                 {cfg.max_steps:,}",
         f"  ESTIMATE: {p['hours']:,.1f} h on one {p['gpu']} at {p['mfu']:.0%} of its bf16 peak"])

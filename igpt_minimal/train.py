@@ -57,12 +57,16 @@ class TrainConfig:
     keep_best:bool=False       # also keep the weights with the best validation NLL in best.pt (early stopping)
 
     def __post_init__(self):
-        if self.data not in DATASETS: raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
-        if self.objective not in ('ar', 'bert'): raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
+        if self.data not in DATASETS:
+            raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
+        if self.objective not in ('ar', 'bert'):
+            raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
         if not self.lr > 0: raise ValueError(f"lr must be a positive number, got {self.lr}")
         for k in ('image_size', 'n_colors', 'batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
             if getattr(self, k) < 1: raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
-        if not 0 <= self.augment_pad < self.image_size: raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for {self.image_size}×{self.image_size} images, got {self.augment_pad}")
+        if not 0 <= self.augment_pad < self.image_size:
+            raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for "
+                             f"{self.image_size}×{self.image_size} images, got {self.augment_pad}")
         self.model_config()  # validates the shape
 
     @property
@@ -88,7 +92,8 @@ TRAIN_PRESETS = {
 
 def get_preset(name:str, **overrides) -> TrainConfig:
     "The named training preset, with optional field overrides."
-    if name not in TRAIN_PRESETS: raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
+    if name not in TRAIN_PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
     return TrainConfig(**{**TRAIN_PRESETS[name], **overrides})
 
 # %% ../nbs/04_train.ipynb #5df9d16b
@@ -101,10 +106,13 @@ def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, downl
     "uint8 images (N, H, W, C) and int64 labels of the named dataset's published training or test split."
     if data == 'digits': return load_digits(train=train)
     if data == 'images':
-        if data_path is None: raise ValueError("--data images needs the folder: pass data_path (--data-path DIR)")
+        if data_path is None:
+            raise ValueError("--data images needs the folder: pass data_path (--data-path DIR)")
         return load_image_folder(data_path, size, train=train, skip_bad=skip_bad)
     if data == 'fashion-mnist': return load_fashion_mnist(data_path, train=train)
-    if data_path is None: raise ValueError("CIFAR-10 needs its archive: pass data_path (--data-path) pointing at cifar-10-python.tar.gz")
+    if data_path is None:
+        raise ValueError("CIFAR-10 needs its archive: pass data_path (--data-path) pointing at "
+                         "cifar-10-python.tar.gz")
     return load_cifar10(data_path, train=train, check_md5=check_md5, download=download)
 
 SPLITS = ('train', 'val', 'test')
@@ -172,17 +180,22 @@ BEST_NAME, WEIGHTS_NAME = 'best.pt', 'model.pt'   # best validation NLL; weights
 
 def save_checkpoint(path, keep=None, **state):
     "Write `state` to `path` atomically (temp file + rename); with `keep`, the file it replaces is renamed there."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by `save_checkpoint` safely; a directory means its ckpt.pt, or else its weights-only model.pt."
     path = Path(path)
-    if path.is_dir(): path = path/CKPT_NAME if (path/CKPT_NAME).exists() or not (path/WEIGHTS_NAME).exists() else path/WEIGHTS_NAME
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point --ckpt at a run directory")
+    if path.is_dir():
+        path = path/CKPT_NAME if (path/CKPT_NAME).exists() or not (path/WEIGHTS_NAME).exists() else path/WEIGHTS_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
+                                "--ckpt at a run directory")
     try: state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise ValueError(f"{path} is not a readable igpt_minimal checkpoint ({type(e).__name__}); it may be truncated or from another program") from None
+        raise ValueError(f"{path} is not a readable igpt_minimal checkpoint ({type(e).__name__}); it may be "
+                         "truncated or from another program") from None
     missing = {'model', 'config', 'step'} - set(state) if isinstance(state, dict) else {'model'}
     if missing: raise ValueError(f"{path} is not an igpt_minimal checkpoint (missing {sorted(missing)})")
     return state
@@ -193,7 +206,8 @@ def load_model(path, device='cpu') -> tuple[IGPT, TrainConfig, dict]:
     cfg = TrainConfig(**state['config'])
     model = IGPT(cfg.model_config())
     try: model.load_state_dict(state['model'])
-    except RuntimeError as e: raise ValueError(f"checkpoint {path} does not match its own config: {str(e).splitlines()[0]}") from None
+    except RuntimeError as e: raise ValueError(f"checkpoint {path} does not match its own config: "
+                                               f"{str(e).splitlines()[0]}") from None
     return model.to(device).eval(), cfg, state
 
 # %% ../nbs/04_train.ipynb #2f671043
@@ -240,18 +254,24 @@ def _resume_state(cfg:TrainConfig, out, resume:bool):
     ckpt = latest_checkpoint(out) if out is not None else None
     if not resume:
         if ckpt is not None:
-            raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+            raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, or "
+                                  "choose another --out")
         return None
-    if ckpt is None: raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to start a new run")
+    if ckpt is None:
+        raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to "
+                                "start a new run")
     try: state = load_checkpoint(ckpt)
     except ValueError:
         if ckpt.name != CKPT_NAME or not (Path(out)/PREV_NAME).exists(): raise
-        print(f"{ckpt} is unreadable; resuming from {PREV_NAME}"); state = load_checkpoint(Path(out)/PREV_NAME)
+        print(f"{ckpt} is unreadable; resuming from {PREV_NAME}")
+        state = load_checkpoint(Path(out)/PREV_NAME)
     if 'optimizer' not in state or 'rng' not in state:
-        raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from it exactly; start a new run (drop --resume)")
+        raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from "
+                         "it exactly; start a new run (drop --resume)")
     old = TrainConfig(**state['config'])
     if old.model_config() != cfg.model_config() or old.objective != cfg.objective:
-        raise ValueError(f"the checkpoint in {out} was trained with a different model or objective ({old.model_config()}, {old.objective}); resume with the same preset")
+        raise ValueError(f"the checkpoint in {out} was trained with a different model or objective "
+                         f"({old.model_config()}, {old.objective}); resume with the same preset")
     return state
 
 # %% ../nbs/04_train.ipynb #f09d1fd8
@@ -260,13 +280,15 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
     "Train an IGPT on token sequences (N, T); checkpoints and metrics go to `out_dir` (if given)."
     rt, t_start = setup_device(device), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
-        raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got {tuple(train_tokens.shape)}")
+        raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got "
+                         f"{tuple(train_tokens.shape)}")
     for t in (train_tokens, val_tokens):                 # once here, so the model need not read ids back from a GPU
         if t is not None: check_tokens(t.cpu(), cfg.n_colors, cfg.image_size ** 2)
     lock = RunLock(out_dir) if out_dir is not None and rt.is_main else contextlib.nullcontext()
     with lock:                                   # one writer per run directory
         state = _resume_state(cfg, out_dir, resume)
-        if rt.is_main and out_dir is not None: trim_metrics(Path(out_dir)/'metrics.jsonl', state['step'] if state else 0)
+        if rt.is_main and out_dir is not None:
+            trim_metrics(Path(out_dir)/'metrics.jsonl', state['step'] if state else 0)
         return _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start)
 
 def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start) -> TrainResult:
@@ -275,11 +297,15 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
     opt = make_optimizer(model, cfg, rt)
     gen, step = torch.Generator().manual_seed(cfg.seed), 0
     if state is not None:
-        model.load_state_dict(state['model']); opt.load_state_dict(state['optimizer'])
-        step = state['step']; gen.set_state(state['rng']['data']); torch.set_rng_state(state['rng']['torch'])
+        model.load_state_dict(state['model'])
+        opt.load_state_dict(state['optimizer'])
+        step = state['step']
+        gen.set_state(state['rng']['data'])
+        torch.set_rng_state(state['rng']['torch'])
     if palette is None and state is not None: palette = state.get('palette')
     net = torch.compile(model) if cfg.compile else model
-    if rt.distributed: net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[rt.device.index] if rt.cuda else None)
+    if rt.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[rt.device.index] if rt.cuda else None)
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
     loop.saved_step = state['step'] if state is not None else None
     return loop.run(step, until or cfg.max_steps, val_tokens, progress, t_start)
@@ -288,10 +314,13 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
 class _Loop:
     def __init__(self, cfg, rt, model, net, opt, gen, tokens, out, palette):
         self.cfg, self.rt, self.model, self.net, self.opt, self.gen, self.out, self.palette = cfg, rt, model, net, opt, gen, out, palette
-        if cfg.batch_size % rt.world: raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {rt.world} processes")
+        if cfg.batch_size % rt.world:
+            raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {rt.world} processes")
         self.per_rank = cfg.batch_size // rt.world
         self.micro = cfg.micro_batch_size or self.per_rank
-        if self.per_rank % self.micro: raise ValueError(f"micro_batch_size={self.micro} must divide the per-process batch {self.per_rank}")
+        if self.per_rank % self.micro:
+            raise ValueError(f"micro_batch_size={self.micro} must divide the per-process batch "
+                             f"{self.per_rank}")
         self.tokens = tokens.pin_memory() if rt.cuda else tokens
         self.history, self.saved_step, self.best_nll = [], None, None
 
@@ -321,8 +350,10 @@ class _Loop:
                 else: loss = bert_loss(self.net, xb, mask=mask[i * self.micro:(i + 1) * self.micro])
                 (loss / n_micro).backward()
             total += loss.detach() / n_micro
-        if cfg.grad_clip > 0: torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)   # 4. update
-        self.opt.step(); self.opt.zero_grad(set_to_none=True)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)   # 4. update
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
         return total
 
 # %% ../nbs/04_train.ipynb #8f998cb3
@@ -376,12 +407,14 @@ def run(self:_Loop, step:int, until:int, val_tokens, progress:bool, t_start:floa
     self.model.train()
     while step < until:
         loss = self.step(step)
-        step += 1; seen += cfg.batch_size * self.tokens.shape[1]
+        step += 1
+        seen += cfg.batch_size * self.tokens.shape[1]
         last = step == until
         if step % cfg.log_every == 0 or step % cfg.ckpt_every == 0 or last:
             loss = self.reduce_mean(loss)
             self.check_finite(step, loss)                # never log, evaluate or save a non-finite state
-            tok_s = seen / max(time.time() - t_last, 1e-9); t_last, seen = time.time(), 0
+            tok_s = seen / max(time.time() - t_last, 1e-9)
+            t_last, seen = time.time(), 0
             rec = dict(step=step, loss=loss, lr=lr_at(step - 1, cfg), tokens_per_s=round(tok_s))
             if val_tokens is not None and (step % cfg.eval_every == 0 or last):
                 val_nll = evaluate(self.model, val_tokens, cfg, rt)
@@ -393,13 +426,15 @@ def run(self:_Loop, step:int, until:int, val_tokens, progress:bool, t_start:floa
         if step % cfg.ckpt_every == 0 or last: self.checkpoint(step)
         bar.update(1)
     bar.close()
-    if self.out is not None and rt.is_main and self.history: plot_losses(Path(self.out)/'metrics.jsonl', Path(self.out)/'loss.png')
+    if self.out is not None and rt.is_main and self.history:
+        plot_losses(Path(self.out)/'metrics.jsonl', Path(self.out)/'loss.png')
     return TrainResult(self.model.eval(), self.history, step, time.time() - t_start, val_nll)
 
 # %% ../nbs/04_train.ipynb #71876b25
 def read_metrics(path) -> list[dict]:
     "The metrics lines of a run (metrics.jsonl or its directory)."
-    path = Path(path); path = path/'metrics.jsonl' if path.is_dir() else path
+    path = Path(path)
+    path = path/'metrics.jsonl' if path.is_dir() else path
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 def plot_losses(metrics, path=None):
@@ -410,6 +445,9 @@ def plot_losses(metrics, path=None):
     ax.plot([r['step'] for r in recs], [bits_per_token(r['loss']) for r in recs], label='train')
     ev = [r for r in recs if 'val_nll' in r]
     if ev: ax.plot([r['step'] for r in ev], [r['val_bits_per_token'] for r in ev], 'o-', label='validation')
-    ax.set_xlabel('step'); ax.set_ylabel('bits / token'); ax.legend(); fig.tight_layout()
+    ax.set_xlabel('step')
+    ax.set_ylabel('bits / token')
+    ax.legend()
+    fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
