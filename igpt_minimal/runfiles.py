@@ -91,7 +91,12 @@ class RunLock:
         "Fallback: the file's existence is the lock; one whose process no longer runs is stale and taken over."
         if self.path.exists():
             holder = self.path.read_text().strip()
-            try: pid = int(holder.split()[1]); os.kill(pid, 0); alive = pid != os.getpid()
+            if os.name == 'nt':      # os.kill(pid, 0) would signal the process there: no liveness check, ask instead
+                self._refuse(f"{holder or 'another process'} (if it has ended, delete {self.path})")
+            try:
+                pid = int(holder.split()[1])
+                os.kill(pid, 0)                              # signal 0: only asks whether the process exists (POSIX)
+                alive = pid != os.getpid()
             except (IndexError, ValueError, OSError): alive = False
             if alive: self._refuse(holder)
             self.path.unlink(missing_ok=True)
