@@ -323,8 +323,8 @@ def main(argv=None) -> int:
         print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"igpt {a.cmd}: interrupted; the last checkpoint (if any) is intact — resume "
-              "with --resume", file=sys.stderr)
+        print(f"igpt {a.cmd}: interrupted; every checkpoint written so far is intact "
+              "(if there is one, continue with --resume)", file=sys.stderr)
         return 130
     return 0
 
