@@ -144,7 +144,8 @@ def palette_data(n):
 def bench_palette(quick):
     import numpy as np
     from sklearn.cluster import KMeans, MiniBatchKMeans
-    from igpt_minimal.quantize import fit_palette, quantize, inertia
+    from igpt_minimal.quantize import quantize, inertia
+    from igpt_minimal.kmeans import fit_palette
     n = 200_000 if quick else 1_000_000
     rows = []
     for name, pix in palette_data(n).items():

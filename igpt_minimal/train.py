@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from .quantize import fit_palette, quantize, load_palette
+from .quantize import quantize, load_palette
+from .kmeans import fit_palette
 from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .cifar10 import load_cifar10

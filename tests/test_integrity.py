@@ -9,7 +9,7 @@ from igpt_minimal.runfiles import PREV_NAME
 from igpt_minimal.model import IGPT, IGPTConfig
 from igpt_minimal.sample import generate, complete_images
 from igpt_minimal.probe import extract_features, linear_probe, finetune, probe_layers
-from igpt_minimal.quantize import fit_palette
+from igpt_minimal.kmeans import fit_palette
 from igpt_minimal.cifar10 import load_cifar10
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])

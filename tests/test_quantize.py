@@ -1,6 +1,7 @@
 "Tests of the installed igpt_minimal.quantize (the notebook nbs/00_quantize.ipynb holds the bulk of the tests)."
 import numpy as np, pytest, torch
-from igpt_minimal.quantize import fit_palette, quantize, dequantize, save_palette, load_palette, inertia, to_unit, from_unit
+from igpt_minimal.quantize import quantize, dequantize, save_palette, load_palette, inertia, to_unit, from_unit
+from igpt_minimal.kmeans import fit_palette
 
 
 def _painted(n_colours=20, n=10, seed=0):
