@@ -113,7 +113,7 @@ def lloyd_step(x:torch.Tensor, # (P, C) float points
     if len(empty): new[empty] = x[d.topk(len(empty)).indices]     # re-seed at the worst-served points
     return new, (w * d).sum().item()
 
-# %% ../nbs/00_quantize.ipynb #ad2c8fe4
+# %% ../nbs/00_quantize.ipynb #c95f422a
 def default_device(device=None) -> torch.device:
     "`device`, or CUDA when available, else CPU."
     return torch.device(device if device is not None else 'cuda' if torch.cuda.is_available() else 'cpu')
