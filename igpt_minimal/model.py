@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'KVCache', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config',
-           'check_tokens', 'IGPT', 'count_params']
+__all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'check_tokens',
+           'IGPT', 'count_params']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -45,26 +45,6 @@ class MLP(nn.Module):
         return F.linear(h, proj.weight / s, proj.bias)                                     # (B, T, C)
 
 
-# %% ../nbs/02_model.ipynb #aec1a9bc
-class KVCache:
-    "Pre-allocated keys and values of every layer, for incremental decoding."
-    def __init__(self, n_layer:int, batch_size:int, n_head:int, max_len:int, head_dim:int,
-                 device=None, dtype=torch.float32):
-        shape = (batch_size, n_head, max_len, head_dim)
-        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.pos, self.max_len = 0, max_len   # pos: how many positions are stored
-
-    def update(self, layer:int, k, v):
-        "Store k, v (B, nh, T, hs) at positions pos..pos+T and return everything stored so far."
-        end = self.pos + k.shape[2]
-        if end > self.max_len:
-            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with "
-                             "model.new_cache(..., max_len=...)")
-        self.k[layer][:, :, self.pos:end] = k
-        self.v[layer][:, :, self.pos:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
-
 # %% ../nbs/02_model.ipynb #a6954184
 class SelfAttention(nn.Module):
     "Multi-head self-attention, causal (AR) or full (BERT), through F.scaled_dot_product_attention."
@@ -75,7 +55,7 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul (official: 3 projections)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)     # official: c_proj
 
-    def forward(self, x, causal:bool=True, cache:KVCache|None=None, layer:int=0):
+    def forward(self, x, causal:bool=True, cache=None, layer:int=0):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 × (B,nh,T,hs)
         past = 0 if cache is None else cache.pos
@@ -97,7 +77,7 @@ class Block(nn.Module):
         self.norm1, self.attn = RMSNorm(n_embd, eps), SelfAttention(n_embd, n_head, bias)
         self.norm2, self.mlp = RMSNorm(n_embd, eps), MLP(n_embd, bias)
 
-    def forward(self, h, causal:bool=True, cache:KVCache|None=None, layer:int=0):
+    def forward(self, h, causal:bool=True, cache=None, layer:int=0):
         n = self.norm1(h)
         a = h + self.attn(n, causal, cache, layer)
         return a + self.mlp(self.norm2(a))
@@ -190,7 +170,7 @@ class IGPT(nn.Module):
             if isinstance(m, RMSNorm): nn.init.ones_(m.weight)
         nn.init.zeros_(self.head.weight)
 
-    def _body(self, h, causal:bool, cache:KVCache|None=None, return_hidden:bool=False):
+    def _body(self, h, causal:bool, cache=None, return_hidden:bool=False):
         T, past = h.shape[1], (0 if cache is None else cache.pos)
         if past + T > self.config.n_positions:
             raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
@@ -220,16 +200,6 @@ class IGPT(nn.Module):
                                      f"got {mask.dtype} {tuple(mask.shape)}")
                 h = h.masked_fill(mask[..., None], 0.0)  # masked: zero token embedding (official code)
         return self._body(h, causal, None, return_hidden)
-
-    def decode(self, inp, cache:KVCache|None=None):
-        "Causal logits for input ids `inp` (B, T) (SOS = n_colors) after the cache's positions; fills the cache."
-        return self._body(self.wte(inp), True, cache)
-
-    def new_cache(self, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
-        "An empty KV cache for `decode`."
-        c, p = self.config, self.wte.weight
-        return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
-                       device=device or p.device, dtype=dtype or p.dtype)
 
     @classmethod
     def from_hf(cls, hf_model) -> 'IGPT':
