@@ -4,16 +4,13 @@
 
 # %% ../nbs/01_data.ipynb #4e1ebdfb
 from __future__ import annotations
-import gzip, math, os, zlib
-from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from .quantize import as_tensor, check_images
 
 # %% auto #0
-__all__ = ['VAL_FRAC', 'SPLIT_SEED', 'FASHION_MNIST_DIRS', 'FASHION_MNIST_CLASSES', 'raster', 'unraster', 'reduce_context',
-           'load_digits', 'split_train_val', 'write_idx', 'read_idx', 'load_fashion_mnist', 'augment_tokens']
+__all__ = ['VAL_FRAC', 'SPLIT_SEED', 'raster', 'unraster', 'reduce_context', 'load_digits', 'split_train_val', 'augment_tokens']
 
 # %% ../nbs/01_data.ipynb #87dd9131
 def raster(tokens) -> torch.Tensor:
@@ -81,67 +78,6 @@ def split_train_val(labels, # integer class labels (N,) of a published training 
     is_val = torch.zeros(len(y), dtype=torch.bool)
     is_val[torch.cat(val)] = True
     return (~is_val).nonzero().flatten(), is_val.nonzero().flatten()
-
-# %% ../nbs/01_data.ipynb #090227cf
-def write_idx(path, array:np.ndarray) -> Path:
-    "Write a uint8 array as an IDX file (gzipped if `path` ends in .gz), atomically."
-    a, path = np.ascontiguousarray(array, dtype=np.uint8), Path(path)
-    raw = bytes([0, 0, 8, a.ndim]) + b''.join(int(n).to_bytes(4, 'big') for n in a.shape) + a.tobytes()
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    tmp.write_bytes(gzip.compress(raw, 6) if path.suffix == '.gz' else raw)
-    os.replace(tmp, path)
-    return path
-
-def read_idx(path, ndim:int) -> np.ndarray:
-    "A uint8 array from an IDX file (gzipped or not), checking its magic number and length."
-    path, want = Path(path), bytes([0, 0, 8, ndim])
-    raw = path.read_bytes()
-    if raw[:2] == b'\x1f\x8b':
-        try: raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e: raise ValueError(f"{path} is a damaged gzip file ({e}): "
-                                                                      "get a fresh copy") from None
-    if raw[:4] != want or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{path} is not an IDX file of {ndim}-D unsigned bytes (magic number "
-                         f"{raw[:4].hex() or 'missing'}, expected {want.hex()}): wrong file?")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
-    body = raw[4 + 4 * ndim:]
-    if len(body) != math.prod(shape):
-        raise ValueError(f"{path} is truncated: its header promises {shape} = {math.prod(shape):,} bytes but "
-                         f"it holds {len(body):,}; get a fresh copy")
-    return np.frombuffer(body, np.uint8).reshape(shape)
-
-# %% ../nbs/01_data.ipynb #d3fc773c
-FASHION_MNIST_DIRS = ('/usr/share/datasets/fashion-mnist', 'data/fashion-mnist')  # where to look when no path is given
-FASHION_MNIST_CLASSES = ('T-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
-_FASHION_FILES = {True: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'), False: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
-
-def _find_idx(folders:list[Path], stem:str) -> Path:
-    "The first of stem.gz or stem in the folders, or a FileNotFoundError saying where it looked and what to do."
-    for d in folders:
-        for name in (stem + '.gz', stem):
-            if (d/name).is_file(): return d/name
-    raise FileNotFoundError(f"Fashion-MNIST file {stem}(.gz) not found in {', '.join(map(str, folders))}: run 'apt-get install "
-                            f"dataset-fashion-mnist' (Debian), or download the four files from Zalando's fashion-mnist repository and pass their folder")
-
-def load_fashion_mnist(path=None, # folder holding the four IDX files (gzipped or not); default: FASHION_MNIST_DIRS
-                       train:bool=True, # the training split (60,000 images) or the test split (10,000)
-                      ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 images (N, 28, 28, 1), int64 labels (N,)
-    "Zalando's Fashion-MNIST from its IDX files: uint8 images (N, 28, 28, 1) and int64 labels in 0..9."
-    folders = [Path(path)] if path is not None else [Path(d) for d in FASHION_MNIST_DIRS]
-    if path is not None and not folders[0].is_dir():
-        raise NotADirectoryError(f"{path} is not a folder: pass the folder holding the four "
-                                 "Fashion-MNIST files")
-    img_f, lab_f = (_find_idx(folders, stem) for stem in _FASHION_FILES[train])
-    images, labels = read_idx(img_f, 3), read_idx(lab_f, 1)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(f"{img_f} holds {images.shape[1]}x{images.shape[2]} images, not "
-                         "Fashion-MNIST's 28x28")
-    if len(images) != len(labels):
-        raise ValueError(f"{img_f.name} holds {len(images):,} images but {lab_f.name} {len(labels):,} "
-                         "labels: the files do not belong together")
-    if len(labels) and labels.max() > 9:
-        raise ValueError(f"{lab_f} holds label {labels.max()}; Fashion-MNIST's are 0..9: wrong file?")
-    return torch.from_numpy(images.copy())[..., None], torch.from_numpy(labels.astype(np.int64))
 
 # %% ../nbs/01_data.ipynb #c869962d
 def augment_tokens(seqs:torch.Tensor, # token sequences (B, size²) in raster order

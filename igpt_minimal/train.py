@@ -12,9 +12,10 @@ import torch
 import torch.distributed as dist
 from .quantize import quantize, load_palette
 from .kmeans import fit_palette
-from .data import (raster, reduce_context, split_train_val, load_digits, load_fashion_mnist,
+from .data import (raster, reduce_context, split_train_val, load_digits,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .cifar10 import load_cifar10
+from .fashion_mnist import load_fashion_mnist
 from .model import IGPT, IGPTConfig, check_tokens
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes

@@ -1,7 +1,8 @@
 "Tests of the installed igpt_minimal.data (the notebook nbs/01_data.ipynb holds the bulk of the tests)."
 import pickle, tarfile, numpy as np, pytest, torch
 from pathlib import Path
-from igpt_minimal.data import raster, unraster, reduce_context, load_digits, FASHION_MNIST_DIRS
+from igpt_minimal.data import raster, unraster, reduce_context, load_digits
+from igpt_minimal.fashion_mnist import FASHION_MNIST_DIRS
 from igpt_minimal.cifar10 import load_cifar10, make_fake_cifar10, download_cifar10, CIFAR10_CLASSES
 
 
@@ -76,7 +77,8 @@ FASHION = any((Path(d) / "train-images-idx3-ubyte.gz").exists() for d in FASHION
 
 @pytest.mark.skipif(not FASHION, reason="Fashion-MNIST is not installed here: apt-get install dataset-fashion-mnist (Debian) to run this test")
 def test_fashion_mnist_real_files():
-    from igpt_minimal.data import load_fashion_mnist, split_train_val
+    from igpt_minimal.data import split_train_val
+    from igpt_minimal.fashion_mnist import load_fashion_mnist
     x, y = load_fashion_mnist(); xt, yt = load_fashion_mnist(train=False)
     assert x.shape == (60000, 28, 28, 1) and xt.shape == (10000, 28, 28, 1) and x.dtype == torch.uint8
     assert y.bincount().tolist() == [6000] * 10 and yt.bincount().tolist() == [1000] * 10

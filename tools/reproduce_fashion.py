@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from igpt_minimal.cli import main as igpt, format_probe
 from igpt_minimal.probe import run_probe, probe_model_and_pixels
-from igpt_minimal.data import load_fashion_mnist, unraster, split_train_val, VAL_FRAC, SPLIT_SEED
+from igpt_minimal.data import unraster, split_train_val, VAL_FRAC, SPLIT_SEED
+from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
 from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
 from igpt_minimal.quantize import dequantize
