@@ -24,8 +24,8 @@ from .runfiles import atomic_write, write_text, RunLock, latest_checkpoint, trim
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'TrainConfig', 'get_preset', 'load_images',
-           'prepare_data', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint', 'load_model', 'evaluate',
-           'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
+           'prepare_data', 'split_args', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint', 'load_model',
+           'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3, 'images': None}   # name -> colour channels (images: 1 or 3, from the files)
@@ -166,6 +166,10 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         write_text(out/'data.json', json.dumps(dict(_data_key(cfg), source=_source(data_path), classes=res['classes'])))   # last: marks it whole
     return res
 
+def split_args(data:dict, inputs=lambda t: t.long()) -> list:
+    "[train_x, train_y, val_x, val_y, test_x, test_y] from `prepare_data`'s dict: the argument order of the probes and fine-tuning."
+    return [a for s in SPLITS for a in (inputs(data[f'tokens_{s}']), data[f'labels_{s}'])]
+
 # %% ../nbs/04_train.ipynb #994e3f4f
 def warmup_cosine(step:int, peak:float, warmup:int, total:int) -> float:
     "Rate at 0-based `step`: linear warm-up from 0 to `peak` over `warmup` steps, then a half cosine to 0 at `total`."
@@ -266,7 +270,7 @@ def _resume_state(cfg:TrainConfig, out, resume:bool):
     except ValueError:
         if ckpt.name != CKPT_NAME or not (Path(out)/PREV_NAME).exists(): raise
         print(f"{ckpt} is unreadable; resuming from {PREV_NAME}")
-        state = load_checkpoint(Path(out)/PREV_NAME)
+        state = dict(load_checkpoint(Path(out)/PREV_NAME), from_prev=True)   # the next save must not rotate ckpt.pt onto it
     if 'optimizer' not in state or 'rng' not in state:
         raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from "
                          "it exactly; start a new run (drop --resume)")
@@ -310,6 +314,7 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[rt.device.index] if rt.cuda else None)
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
     loop.saved_step = state['step'] if state is not None else None
+    loop.rotate = not (state or {}).get('from_prev', False)      # keep the file being replaced as ckpt-prev.pt
     return loop.run(step, until or cfg.max_steps, val_tokens, progress, t_start)
 
 # %% ../nbs/04_train.ipynb #1c203880
@@ -324,7 +329,7 @@ class _Loop:
             raise ValueError(f"micro_batch_size={self.micro} must divide the per-process batch "
                              f"{self.per_rank}")
         self.tokens = tokens.pin_memory() if rt.cuda else tokens
-        self.history, self.saved_step, self.best_nll = [], None, None
+        self.history, self.saved_step, self.best_nll, self.rotate = [], None, None, True
 
     def batch(self):
         "This process's slice of the global batch (and its BERT masks), on the device."
@@ -363,9 +368,10 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 
 @patch
-def check_finite(self:_Loop, step:int, loss:float):
-    "Stop, saving nothing, if the loss or any parameter is no longer finite; say which checkpoint is kept and what to try."
-    bad = f"the loss is {loss}" if not math.isfinite(loss) else "the parameters are no longer finite" if not all_finite(self.model) else None
+def check_finite(self:_Loop, step:int, loss:float, params:bool):
+    "Stop, saving nothing, if the loss (or, with `params`, any parameter) is not finite; say what is kept and what to try."
+    bad = (f"the loss is {loss}" if not math.isfinite(loss) else
+           "the parameters are no longer finite" if params and not all_finite(self.model) else None)
     if bad is None: return
     cfg = self.cfg
     kept = ("nothing was saved" if self.out is None else f"no checkpoint was written to {self.out}" if self.saved_step is None
@@ -377,10 +383,10 @@ def check_finite(self:_Loop, step:int, loss:float):
 def checkpoint(self:_Loop, step:int):
     "Rank 0 writes the full training state atomically, keeping the previous one as ckpt-prev.pt."
     if self.out is None or not self.rt.is_main: return
-    save_checkpoint(Path(self.out)/CKPT_NAME, keep=Path(self.out)/PREV_NAME, model=self.model.state_dict(),
+    save_checkpoint(Path(self.out)/CKPT_NAME, keep=Path(self.out)/PREV_NAME if self.rotate else None, model=self.model.state_dict(),
                     optimizer=self.opt.state_dict(), step=step, config=asdict(self.cfg), palette=self.palette,
                     rng=dict(data=self.gen.get_state(), torch=torch.get_rng_state()))
-    self.saved_step = step
+    self.saved_step, self.rotate = step, True
 
 @patch
 def save_best(self:_Loop, step:int, val_nll:float):
@@ -414,7 +420,8 @@ def run(self:_Loop, step:int, until:int, val_tokens, progress:bool, t_start:floa
         last = step == until
         if step % cfg.log_every == 0 or step % cfg.ckpt_every == 0 or last:
             loss = self.reduce_mean(loss)
-            self.check_finite(step, loss)                # never log, evaluate or save a non-finite state
+            saving = step % cfg.ckpt_every == 0 or last or (cfg.keep_best and val_tokens is not None and step % cfg.eval_every == 0)
+            self.check_finite(step, loss, params=saving)   # never log a non-finite loss; never save non-finite weights
             tok_s = seen / max(time.time() - t_last, 1e-9)
             t_last, seen = time.time(), 0
             rec = dict(step=step, loss=loss, lr=lr_at(step - 1, cfg), tokens_per_s=round(tok_s))

@@ -255,3 +255,13 @@ def test_cli_user_trial_gaps(tmp_path, run_dir):
     one_line_error(*igpt('sample', '--ckpt', run_dir, '--out', tmp_path / 'c.png', '--n', 500, '--complete')[::2], 'holds only')
     if not torch.backends.mps.is_available():
         one_line_error(*igpt('probe', '--ckpt', run_dir, '--device', 'mps')[::2], 'no Apple GPU')
+
+
+def test_unreadable_checkpoint_is_not_rotated_over_the_good_one(tmp_path, tokens):
+    cfg = get_preset('tiny', max_steps=12, ckpt_every=4)
+    train(cfg, tokens, out_dir=tmp_path, until=8, progress=False)          # ckpt.pt at 8, ckpt-prev.pt at 4
+    raw = (tmp_path / CKPT_NAME).read_bytes(); (tmp_path / CKPT_NAME).write_bytes(raw[:len(raw) // 2])   # damaged
+    res = train(cfg, tokens, out_dir=tmp_path, resume=True, until=8, progress=False)   # resumes from step 4, saves at 8
+    assert res.step == 8
+    # the damaged file was overwritten, not rotated onto the good step-4 state
+    assert load_checkpoint(tmp_path / CKPT_NAME)['step'] == 8 and load_checkpoint(tmp_path / PREV_NAME)['step'] == 4
