@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .model import IGPT, check_tokens
 from .losses import bert_loss
-from .train import warmup_cosine, prepare_data, SPLITS
+from .train import warmup_cosine, prepare_data, split_args
 from .data import unraster
 from .quantize import dequantize
 from .quantize import default_device
@@ -311,10 +311,9 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
 # %% ../nbs/06_probe.ipynb #d7a47290
 def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
     "ProbeResults of every requested layer ({layer: ProbeResult}) and of the model's input pixels, on the splits in `d`."
-    seqs, ys = [d[f'tokens_{s}'].long() for s in SPLITS], [d[f'labels_{s}'] for s in SPLITS]
-    by_layer = probe_layers(model, *[a for s, y in zip(seqs, ys) for a in (s, y)], layers=layers, causal=cfg.objective == 'ar')
-    pix = lambda t: dequantize(unraster(t, cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
-    return by_layer, linear_probe(*[a for s, y in zip(seqs, ys) for a in (pix(s), y)])
+    by_layer = probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar')
+    pix = lambda t: dequantize(unraster(t.long(), cfg.image_size, cfg.image_size), d['palette']).flatten(1).float() / 255
+    return by_layer, linear_probe(*split_args(d, pix))
 
 def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None) -> dict:
     "The protocol on a training run: probes of every requested layer (list or 'all') and of raw pixels; the report."

@@ -20,7 +20,7 @@ from igpt_minimal.losses import bits_per_token
 from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
-from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, save_checkpoint, SPLITS, WEIGHTS_NAME
+from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, save_checkpoint, split_args, WEIGHTS_NAME
 from igpt_minimal.scale import plan
 
 import argparse
@@ -101,7 +101,7 @@ for w in (1.0, 0.0):                                              # 6. fine-tuni
     key = f'finetune_gen{w:g}'
     if key in m: continue
     stage(f'fine-tuning, gen_weight={w}')
-    ft = finetune(model, *[a for s in SPLITS for a in (data[f'tokens_{s}'].long(), data[f'labels_{s}'])], steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
+    ft = finetune(model, *split_args(data), steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
                   gen_weight=w, lr=args.finetune_lr or cfg.lr, clf_lr=10 * (args.finetune_lr or cfg.lr))
     m[key] = dict(lr=args.finetune_lr or cfg.lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
                   test_ci95=list(wilson_interval(int(ft.test_correct.sum()), len(ft.test_correct))), seconds=ft.seconds,
