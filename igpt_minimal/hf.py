@@ -115,15 +115,12 @@ def palette_from_processor(processor) -> torch.Tensor:
 # %% ../nbs/A3_huggingface.ipynb #8f661a6f
 def export_hf(model:IGPT, palette:torch.Tensor, out_dir) -> Path:
     "Write `model` and an image processor holding `palette` to `out_dir`, loadable with Hugging Face's from_pretrained."
-    size = int(round(model.config.n_positions ** 0.5))
-    if size * size != model.config.n_positions:
-        raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
     if len(palette) != model.config.n_colors:
         raise ValueError(f"the palette has {len(palette)} colours but the model {model.config.n_colors}")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: choose a new --out directory")
-    proc, hf = hf_processor(palette, size), model.to_hf()          # both before writing anything
+    proc, hf = hf_processor(palette, model.config.side), model.to_hf()          # both before writing anything
     out.mkdir(parents=True, exist_ok=True)
     hf.save_pretrained(out)
     proc.save_pretrained(out)

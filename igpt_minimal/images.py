@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import reduce_context, split_train_val
+from .sample import complete_images
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'FOLDER_TEST_FRAC', 'FOLDER_SPLIT_SEED', 'MIN_PER_CLASS', 'read_image', 'folder_classes',
@@ -21,8 +22,7 @@ def read_image(path, # an image file Pillow can read
                channels:int=3, # 3: RGB, 1: greyscale
               ) -> torch.Tensor: # uint8 (size, size, channels)
     "One image file, centre-cropped to a square and brought to size × size, as uint8 (size, size, channels)."
-    from PIL import Image, UnidentifiedImageError
-    from PIL import ImageOps
+    from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)                         # as a viewer shows it (phone photos carry a rotation)
@@ -126,10 +126,6 @@ def complete_files(model, # a trained AR IGPT
                    generator:torch.Generator|None=None, # on the model's device
                   ) -> tuple[torch.Tensor, torch.Tensor]: # images (N, H, W, C) at the model's size, completions (N, S, H, W, C)
     "Complete the bottom of each image file at the model's resolution and in its palette."
-    from igpt_minimal.sample import complete_images
     if not len(files): raise ValueError("no image files given: pass at least one")
-    size = int(round(model.config.n_positions ** 0.5))
-    if size * size != model.config.n_positions:
-        raise ValueError(f"the model has {model.config.n_positions} positions, not a square image")
-    images = torch.stack([read_image(f, size, palette.shape[1]) for f in files])
+    images = torch.stack([read_image(f, model.config.side, palette.shape[1]) for f in files])
     return images, complete_images(model, images, palette, keep_rows, n_samples, temperature, top_k, generator)

@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #3bb0edd4
 from __future__ import annotations
+import math
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
@@ -102,6 +103,12 @@ class IGPTConfig:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick "
                              "another n_head")
 
+    @property
+    def side(self) -> int:
+        "The side of the square images the positions hold (an error if n_positions is not a square)."
+        s = math.isqrt(self.n_positions)
+        if s * s != self.n_positions: raise ValueError(f"n_positions={self.n_positions} is not a square image's pixel count")
+        return s
 
 MODEL_PRESETS = {
     'igpt_s':  dict(n_embd=512,  n_layer=24, n_head=8),
