@@ -18,7 +18,7 @@ from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, latest_checkpoint
+from .runfiles import RunInUse, RunLock, latest_checkpoint, write_text
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -132,7 +132,7 @@ def cmd_probe(a):
     plot = Path(a.plot) if a.plot else run/'probe_layers.png'
     r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.n_layer), a.data_path, plot)
     print(format_probe(r) + f"\nplot: {plot}")
-    (run/'probe.json').write_text(json.dumps(r, indent=1))
+    write_text(run/'probe.json', json.dumps(r, indent=1))
 
 # %% ../nbs/A4_cli.ipynb #dc6f5af3
 def cmd_plan(a):
@@ -212,7 +212,7 @@ def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
              val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(),
              device=str(next(res.model.parameters()).device), preset='digits')
-    (out/'metrics.json').write_text(json.dumps(m, indent=1))
+    write_text(out/'metrics.json', json.dumps(m, indent=1))
     return m
 
 def cmd_demo(a):
