@@ -1,11 +1,13 @@
 """Issue 14's defects, one test each: run-directory integrity, one-line errors, validation gaps, device-correct code.
 Each test failed before its fix. Tests marked with DEVICES run on the CPU and, when present, on CUDA."""
-import contextlib, errno, io, json, os, pickle, signal, subprocess, sys, tarfile, time
+import contextlib, errno, io, json, os, pickle, re, signal, subprocess, sys, tarfile, time
+from dataclasses import replace
 from pathlib import Path
 import numpy as np, pytest, torch
 from igpt_minimal.cli import main
-from igpt_minimal.train import get_preset, train, prepare_data, load_checkpoint, save_checkpoint, read_metrics, CKPT_NAME
-from igpt_minimal.runfiles import PREV_NAME
+from igpt_minimal.train import (get_preset, train, prepare_data, load_checkpoint, save_checkpoint, load_model,
+                                read_metrics, CKPT_NAME)
+from igpt_minimal.runfiles import PREV_NAME, all_finite, latest_checkpoint
 from igpt_minimal.model import IGPT, IGPTConfig
 from igpt_minimal.sample import generate, complete_images
 from igpt_minimal.probe import extract_features, linear_probe, finetune, probe_layers
@@ -43,9 +45,25 @@ def tokens():
     return prepare_data(get_preset('tiny'))['tokens_train']
 
 
-# 1. the NaN guard is tested in chapter 04 ("A run that diverges ..."); here: the previous checkpoint is kept
+# 1. the NaN guard: a diverged run saves nothing over the last good state; the previous checkpoint is kept
 def test_previous_checkpoint_kept(run_dir):
     assert load_checkpoint(run_dir / CKPT_NAME)['step'] == 20 and load_checkpoint(run_dir / PREV_NAME)['step'] == 10
+
+
+def test_divergence_keeps_the_last_finite_state(tmp_path, tokens):
+    cfg = get_preset('tiny', max_steps=12, ckpt_every=3)
+    d = tmp_path / 'a'
+    train(cfg, tokens, out_dir=d, until=3, progress=False)
+    before = (d / CKPT_NAME).read_bytes()
+    # an infinite learning rate ruins the weights at the first update; every step is checkpointed
+    blowup = replace(cfg, lr=float('inf'), grad_clip=0.0, ckpt_every=1, log_every=1)
+    with pytest.raises(FloatingPointError, match=f"{re.escape(str(d / CKPT_NAME))} still holds step 3"):
+        train(blowup, tokens, out_dir=d, resume=True, progress=False)
+    assert (d / CKPT_NAME).read_bytes() == before and all_finite(load_model(d)[0])
+    e = tmp_path / 'b'                 # no good state yet: nothing is written, and the message says so
+    with pytest.raises(FloatingPointError, match='no checkpoint was written'):
+        train(replace(blowup, max_steps=1), tokens, out_dir=e, progress=False)
+    assert latest_checkpoint(e) is None
 
 
 # 3. two runs in one directory

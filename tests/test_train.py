@@ -1,6 +1,9 @@
-"Tests of igpt_minimal.train: exact resume, atomic checkpoints, refusal to overwrite."
+"Tests of igpt_minimal.train: exact resume (BERT; chapter 04 tests AR), atomic checkpoints, refusals."
+from dataclasses import asdict
 import torch, pytest
-from igpt_minimal.train import get_preset, train, prepare_data, load_checkpoint, CKPT_NAME
+from igpt_minimal.model import IGPT
+from igpt_minimal.train import (get_preset, train, prepare_data, load_checkpoint, save_checkpoint, load_model,
+                                CKPT_NAME)
 
 
 @pytest.fixture(scope='module')
@@ -26,3 +29,38 @@ def test_no_overwrite_and_no_tmp_left(tmp_path, tokens):
         train(cfg, tokens, out_dir=tmp_path, progress=False)
     assert (tmp_path / CKPT_NAME).read_bytes() == before
     assert not list(tmp_path.glob('*.tmp'))
+
+
+def test_refusals_on_resume(tmp_path, tokens):
+    cfg = get_preset('tiny', max_steps=4, ckpt_every=2)
+    train(cfg, tokens, out_dir=tmp_path / 'b', until=2, progress=False)
+    with pytest.raises(ValueError, match='different model'):
+        train(get_preset('tiny', n_embd=64), tokens, out_dir=tmp_path / 'b', resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match='nothing to resume'):
+        train(cfg, tokens, out_dir=tmp_path / 'c', resume=True, progress=False)
+
+
+def test_bad_checkpoint_files(tmp_path):
+    cfg = get_preset('tiny')
+    save_checkpoint(tmp_path / 'ckpt.pt', model=IGPT(cfg.model_config()).state_dict(), config=asdict(cfg), step=3)
+    model, c, state = load_model(tmp_path)
+    assert state['step'] == 3 and c.n_embd == 32
+    (tmp_path / 'bad.pt').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='not a readable igpt_minimal checkpoint'):
+        load_checkpoint(tmp_path / 'bad.pt')
+    with pytest.raises(FileNotFoundError, match='no checkpoint at'):
+        load_checkpoint(tmp_path / 'none.pt')
+    raw = (tmp_path / 'ckpt.pt').read_bytes()          # a crash mid-write without the rename: truncated
+    (tmp_path / 'cut.pt').write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(ValueError, match='may be truncated'):
+        load_checkpoint(tmp_path / 'cut.pt')
+
+
+def test_token_cache_refuses_other_presets(tmp_path):
+    prepare_data(get_preset('digits'), tmp_path)
+    with pytest.raises(ValueError, match=r'n_colors 16 \(wanted 8\)'):
+        prepare_data(get_preset('digits', n_colors=8), tmp_path)
+    with pytest.raises(ValueError, match=r"data 'digits' \(wanted 'fashion-mnist'\)"):
+        prepare_data(get_preset('tiny', data='fashion-mnist'), tmp_path)
+    with pytest.raises(ValueError, match='pass data_path'):
+        prepare_data(get_preset('cifar10-tiny'))
