@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step',
-           'default_device', 'inertia', 'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette',
-           'load_palette']
+__all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step', 'inertia',
+           'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette', 'load_palette']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
 def as_tensor(x) -> torch.Tensor:
@@ -65,7 +64,7 @@ def flat_pixels(pixels) -> torch.Tensor:
 
 # %% ../nbs/00_quantize.ipynb #0557bc75
 def assign(x, centres, chunk:int=4096) -> tuple[torch.Tensor, torch.Tensor]:
-    "Index of the nearest centre for each pixel of `x` (P, C) (uint8 or unit-scale float), and its squared distance."
+    "Nearest centre of each pixel of `x` (P, C), uint8 or unit-scale float, and its squared distance."
     c = centres.float()
     c2 = (c * c).sum(1)                                              # ||c||², (K,)
     labels = torch.empty(len(x), dtype=torch.long, device=c.device)
@@ -83,7 +82,7 @@ def kmeans_pp(x:torch.Tensor, # (P, C) float points to seed from
               g:torch.Generator, # CPU generator: the only source of randomness
               n_trials:int|None=None, # candidates per step; default 2 + ln k
              ) -> torch.Tensor: # (k, C) centres, each a row of `x`
-    "Greedy k-means++ seeding: each new centre drawn with probability ∝ its squared distance to the chosen ones."
+    "Greedy k-means++: each new centre drawn with probability ∝ its squared distance to the chosen ones."
     n_trials = n_trials or 2 + int(math.log(k))
     x2 = (x * x).sum(1)
     c = x.new_empty(k, x.shape[1])
@@ -94,7 +93,7 @@ def kmeans_pp(x:torch.Tensor, # (P, C) float points to seed from
         cand = torch.searchsorted(d.cumsum(0), u).clamp_(max=len(x) - 1)    # n_trials draws ∝ D(x)²
         dc = (x2[cand, None] - 2 * x[cand] @ x.T + x2).clamp_(min=0)         # (n_trials, P)
         dn = torch.minimum(d, dc)
-        best = dn.sum(1).argmin()                                           # the candidate lowering Σ D² most
+        best = dn.sum(1).argmin()                                   # the candidate lowering Σ D² most
         c[j], d = x[cand[best]], dn[best]
     return c
 
@@ -104,7 +103,7 @@ def lloyd_step(x:torch.Tensor, # (P, C) float points
                c:torch.Tensor, # (K, C) current centres
                chunk:int=4096, # pixels per distance chunk
               ) -> tuple[torch.Tensor, float]: # new centres (K, C), weighted inertia of the current ones
-    "One Lloyd iteration: assign points to the nearest centre, then move every centre to the mean of its points."
+    "One Lloyd iteration: assign points to their nearest centre, move each centre to the mean of its points."
     labels, d = assign(x, c, chunk)
     counts = torch.bincount(labels, weights=w, minlength=len(c))
     sums = torch.zeros_like(c).index_add_(0, labels, x * w[:, None])
@@ -113,20 +112,14 @@ def lloyd_step(x:torch.Tensor, # (P, C) float points
     if len(empty): new[empty] = x[d.topk(len(empty)).indices]     # re-seed at the worst-served points
     return new, (w * d).sum().item()
 
-# %% ../nbs/00_quantize.ipynb #c95f422a
-def default_device(device=None) -> torch.device:
-    "`device`, or CUDA when available, else CPU."
-    return torch.device(device if device is not None else 'cuda' if torch.cuda.is_available() else 'cpu')
-
-
 # %% ../nbs/00_quantize.ipynb #fc26e8c5
 def inertia(pixels, palette, chunk:int=4096) -> float:
-    "Sum over pixels of the squared distance (unit scale) to the nearest palette colour: what k-means minimises."
+    "Sum over pixels of the squared distance (unit scale) to the nearest palette colour."
     return assign(flat_pixels(pixels), as_tensor(palette).float(), chunk)[1].double().sum().item()
 
 # %% ../nbs/00_quantize.ipynb #ed394b56
 def _check_palette(palette, name='palette') -> torch.Tensor:
-    "`palette` as a float32 tensor (K, C), C in {1, 3}, finite and in [-1, 1], or an error saying how to fix it."
+    "`palette` as a float32 tensor (K, C), C in {1, 3}, finite and in [-1, 1], or an error saying why."
     c = as_tensor(palette)
     if not c.is_floating_point():
         raise TypeError(f"{name} must be float in [-1, 1], got {c.dtype}; convert uint8 colours with to_unit")
@@ -137,6 +130,12 @@ def _check_palette(palette, name='palette') -> torch.Tensor:
         raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, "
                          f"{c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
     return c.float()
+
+# %% ../nbs/00_quantize.ipynb #c95f422a
+def default_device(device=None) -> torch.device:
+    "`device`, or CUDA when available, else CPU."
+    return torch.device(device if device is not None else 'cuda' if torch.cuda.is_available() else 'cpu')
+
 
 # %% ../nbs/00_quantize.ipynb #0603985b
 def quantize(images, # uint8 images (N, H, W, C), numpy or torch
@@ -181,10 +180,13 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= len(x): continue
-        ax.imshow(x[i].squeeze(-1) if x.shape[-1] == 1 else x[i], cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+        img = x[i].squeeze(-1) if x.shape[-1] == 1 else x[i]
+        ax.imshow(img, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
         if titles is not None: ax.set_title(titles[i], fontsize=8)
     fig.tight_layout(pad=0.1)
-    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
 def show_palette(palette, # (K, C) float palette in [-1, 1]
                  ncols:int=32, # swatches per row
@@ -207,11 +209,12 @@ def save_palette(palette, path) -> Path:
     return path
 
 def load_palette(path) -> torch.Tensor:
-    "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking shape (K, C), C in {1, 3}, finite, in [-1, 1]."
+    "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking it as `quantize` does."
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no palette file at {path}; make one with fit_palette and save_palette")
     try: a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e: raise ValueError(f"{path} is not a readable .npy array "
-                                                                  f"({e}); save palettes with save_palette") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npy array ({e}); "
+                         "save palettes with save_palette") from None
     return _check_palette(torch.from_numpy(a), f'palette in {path}')

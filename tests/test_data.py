@@ -1,32 +1,44 @@
-"Tests of the installed igpt_minimal.data (the notebook nbs/01_data.ipynb holds the bulk of the tests)."
-import pickle, tarfile, numpy as np, pytest, torch
+"""Edge cases and bad input for igpt_minimal.data, the CIFAR-10 loader and Fashion-MNIST's real files. The lesson's
+behaviours (raster order, area averaging against block means, the digits split, augmentation against F.pad) are tested
+in nbs/01_data.ipynb."""
+import pickle, re, tarfile, numpy as np, pytest, torch
 from pathlib import Path
-from igpt_minimal.data import raster, unraster, reduce_context, load_digits
+from igpt_minimal.data import raster, unraster, reduce_context, split_train_val, augment_tokens
 from igpt_minimal.fashion_mnist import FASHION_MNIST_DIRS
 from igpt_minimal.cifar10 import load_cifar10, make_fake_cifar10, download_cifar10, CIFAR10_CLASSES
 
 
-def test_raster_unraster_inverse():
-    grid = torch.randint(0, 512, (3, 4, 5))
-    seqs = raster(grid)
-    assert seqs.shape == (3, 20) and seqs[1, 2 * 5 + 3] == grid[1, 2, 3]
-    assert torch.equal(unraster(seqs, 4, 5), grid)
-    with pytest.raises(ValueError, match='check h and w'): unraster(seqs, 5, 5)
+def test_raster_edge_cases():
+    assert raster(np.zeros((2, 4, 4), np.int64)).shape == (2, 16)                 # numpy input
+    with pytest.raises(ValueError, match=r'\(N, H, W\)'): raster(torch.zeros(4, 4))
+    with pytest.raises(ValueError, match='check h and w'): unraster(torch.zeros(5, 64), 8, 7)
 
 
-def test_reduce_context():
-    x = torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8)
-    y = reduce_context(x, 8)
-    assert y.shape == (2, 8, 8, 3) and y.dtype == torch.uint8
-    assert torch.equal(y, x.float().reshape(2, 8, 4, 8, 4, 3).mean((2, 4)).round().to(torch.uint8))
-    with pytest.raises(ValueError, match='only shrinks'): reduce_context(x, 33)
+def test_reduce_context_edge_cases():
+    x = torch.randint(0, 256, (3, 8, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    same = reduce_context(x, 8)
+    assert torch.equal(same, x) and same.data_ptr() != x.data_ptr()              # same size: a copy
+    assert torch.equal(reduce_context(x.numpy(), 4, chunk=2), reduce_context(x, 4))   # numpy, chunked
+    grey = torch.full((2, 6, 6, 1), 7, dtype=torch.uint8)
+    assert torch.equal(reduce_context(grey, 3), torch.full((2, 3, 3, 1), 7, dtype=torch.uint8))
+    with pytest.raises(ValueError, match='only shrinks'): reduce_context(x, 16)
+    with pytest.raises(TypeError, match='must be uint8'): reduce_context(x.float(), 4)
 
 
-def test_load_digits_split():
-    (xtr, ytr), (xte, yte) = load_digits(), load_digits(train=False)
-    assert xtr.shape == (1437, 8, 8, 1) and xte.shape == (360, 8, 8, 1)
-    assert xtr.dtype == torch.uint8 and ytr.dtype == torch.int64
-    assert len(torch.cat([xtr, xte]).unique()) <= 17 and int(xtr.max()) == 255
+def test_split_train_val_bad_input():
+    y = torch.arange(20) % 4
+    with pytest.raises(ValueError, match='strictly between 0 and 1'): split_train_val(y, val_frac=1)
+    with pytest.raises(ValueError, match='1-D integer tensor'): split_train_val(y.float())
+
+
+def test_augment_tokens_edge_cases():
+    x = torch.randint(0, 512, (8, 36), generator=torch.Generator().manual_seed(0))
+    gen = lambda: torch.Generator().manual_seed(5)
+    assert torch.equal(augment_tokens(x, 6, 2, generator=gen()), augment_tokens(x, 6, 2, generator=gen()))
+    assert augment_tokens(x.int(), 6, 1).dtype == torch.int32
+    with pytest.raises(ValueError, match=re.escape('expected sequences of shape (B, 25)')): augment_tokens(x, 5)
+    with pytest.raises(ValueError, match='pad must be in 0..5'): augment_tokens(x, 6, pad=6)
+    with pytest.raises(ValueError, match="'reflect' or 'replicate'"): augment_tokens(x, 6, mode='zeros')
 
 
 @pytest.fixture
@@ -75,11 +87,13 @@ def test_download(archive, tmp_path):
 FASHION = any((Path(d) / "train-images-idx3-ubyte.gz").exists() for d in FASHION_MNIST_DIRS)
 
 
-@pytest.mark.skipif(not FASHION, reason="Fashion-MNIST is not installed here: apt-get install dataset-fashion-mnist (Debian) to run this test")
+@pytest.mark.skipif(not FASHION, reason="Fashion-MNIST is not installed here: apt-get install "
+                                        "dataset-fashion-mnist (Debian) to run this test")
 def test_fashion_mnist_real_files():
     from igpt_minimal.data import split_train_val
     from igpt_minimal.fashion_mnist import load_fashion_mnist
-    x, y = load_fashion_mnist(); xt, yt = load_fashion_mnist(train=False)
+    x, y = load_fashion_mnist()
+    xt, yt = load_fashion_mnist(train=False)
     assert x.shape == (60000, 28, 28, 1) and xt.shape == (10000, 28, 28, 1) and x.dtype == torch.uint8
     assert y.bincount().tolist() == [6000] * 10 and yt.bincount().tolist() == [1000] * 10
     tr, va = split_train_val(y)
