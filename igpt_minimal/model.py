@@ -162,6 +162,10 @@ class IGPT(nn.Module):
     @property
     def sos_id(self): return self.config.n_colors
 
+    def ar_input(self, x):
+        "The AR model's input [SOS, x_1 .. x_{n-1}]: position i sees only x_{<i} and predicts x_i."
+        return torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)
+
     @torch.no_grad()
     def reset_parameters(self):
         "The official iGPT initialisation (see the prose above)."
@@ -198,8 +202,7 @@ class IGPT(nn.Module):
         if causal:
             if mask is not None:
                 raise ValueError("`mask` is for the BERT objective: pass causal=False with it")
-            inp = torch.cat([x.new_full((x.shape[0], 1), self.sos_id), x[:, :-1]], 1)  # [SOS, x1 .. x(n-1)]
-            h = self.wte(inp)
+            h = self.wte(self.ar_input(x))
         else:
             h = self.wte(x)
             if mask is not None:
