@@ -19,14 +19,14 @@ CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog
 _ARCHIVE, _FOLDER = 'cifar-10-python.tar.gz', 'cifar-10-batches-py'
 _BATCHES = {True: [f'data_batch_{i}' for i in range(1, 6)], False: ['test_batch']}
 
-_reconstruct = np.ndarray((0,)).__reduce__()[0]     # numpy's array rebuilder, wherever this numpy version keeps it
+_reconstruct = np.ndarray((0,)).__reduce__()[0]   # numpy's array rebuilder, wherever this numpy keeps it
 
 class _BatchUnpickler(pickle.Unpickler):
-    "An unpickler that can only build numpy arrays (and plain dicts, lists, bytes, ints): all a CIFAR-10 batch holds."
-    allowed = {('numpy.core.multiarray', '_reconstruct'): _reconstruct,   # name in the published files (numpy 1)
+    "Unpickles only numpy arrays (and plain dicts, lists, bytes, ints): all a CIFAR-10 batch holds."
+    allowed = {('numpy.core.multiarray', '_reconstruct'): _reconstruct,   # in the published files (numpy 1)
                ('numpy._core.multiarray', '_reconstruct'): _reconstruct,  # name numpy 2 writes
                ('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype,
-               ('_codecs', 'encode'): codecs.encode}   # how Python 3 writes bytes at pickle protocol 2: harmless
+               ('_codecs', 'encode'): codecs.encode}   # how Python 3 pickles bytes at protocol 2: harmless
     def find_class(self, module, name):
         if (module, name) in self.allowed: return self.allowed[module, name]
         raise pickle.UnpicklingError(f"refusing to load the pickle global {module}.{name}: CIFAR-10 batches "
@@ -34,7 +34,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
 # %% ../nbs/A5_cifar10.ipynb #36be7390
 def _read_batch(raw:bytes, name:str) -> tuple[torch.Tensor, torch.Tensor]:
-    "Decode one CIFAR-10 batch pickle with the restricted unpickler; check it; images (n, 32, 32, 3) and labels (n,)."
+    "Decode and check one CIFAR-10 batch pickle (restricted unpickler): images (n, 32, 32, 3), labels (n,)."
     try: d = _BatchUnpickler(io.BytesIO(raw), encoding='bytes').load()
     except pickle.UnpicklingError as e: raise ValueError(f"{name}: {e}") from None
     except Exception as e: raise ValueError(f"{name} is not a readable pickle ({type(e).__name__}: {e}); the "
@@ -43,36 +43,45 @@ def _read_batch(raw:bytes, name:str) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"{name} holds a {type(d).__name__}, not a CIFAR-10 batch dict; get a fresh copy")
     d = {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
     data, labels = d.get('data'), np.asarray(d.get('labels', []))
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3072):
         raise ValueError(f"{name}: b'data' should be a uint8 array (n, 3072), got "
-                         f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}; not a CIFAR-10 batch")
-    if labels.shape != (len(data),) or labels.dtype.kind not in 'iu' or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9):
+                         f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}; "
+                         "not a CIFAR-10 batch")
+    if (labels.shape != (len(data),) or labels.dtype.kind not in 'iu'
+            or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9)):
         raise ValueError(f"{name}: b'labels' should be {len(data)} ints in 0..9; not a CIFAR-10 batch")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)          # RGB planes → (n, 32, 32, 3)
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels.astype(np.int64))
 
 # %% ../nbs/A5_cifar10.ipynb #b32afbc4
 def _py2_pickle(obj) -> bytes:
-    "Pickle dicts, lists, tuples, ints, bytes and uint8 arrays as Python 2's cPickle (protocol 2) wrote CIFAR-10."
+    "Pickle dicts, lists, tuples, ints, bytes, uint8 arrays as CIFAR-10 was written (Python 2, protocol 2)."
     out = [b'\x80\x02']                                                  # PROTO 2
     def put(o):
         if isinstance(o, dict):
             out.append(b'}(')
             [put(v) for kv in o.items() for v in kv]
             out.append(b'u')  # EMPTY_DICT MARK .. SETITEMS
-        elif isinstance(o, list): out.append(b']('); [put(v) for v in o]; out.append(b'e')    # EMPTY_LIST MARK .. APPENDS
-        elif isinstance(o, tuple): out.append(b'('); [put(v) for v in o]; out.append(b't')    # MARK .. TUPLE
+        elif isinstance(o, list):
+            out.append(b'](')
+            [put(v) for v in o]
+            out.append(b'e')  # EMPTY_LIST MARK .. APPENDS
+        elif isinstance(o, tuple):
+            out.append(b'(')
+            [put(v) for v in o]
+            out.append(b't')  # MARK .. TUPLE
         elif o is None: out.append(b'N')
-        elif isinstance(o, int): out.append(b'J' + struct.pack('<i', o))                       # BININT
-        elif isinstance(o, bytes): out.append(b'T' + struct.pack('<I', len(o)) + o)            # BINSTRING: a Python 2 str
-        elif isinstance(o, np.dtype):                                                          # dtype('u1', 0, 1), then its state
+        elif isinstance(o, int): out.append(b'J' + struct.pack('<i', o))             # BININT
+        elif isinstance(o, bytes): out.append(b'T' + struct.pack('<I', len(o)) + o)  # BINSTRING: Python 2 str
+        elif isinstance(o, np.dtype):  # dtype('u1', 0, 1), then its state
             assert o == np.uint8, 'only uint8 arrays are supported'
             out.append(b'cnumpy\ndtype\n')
             put((b'u1', 0, 1))
             out.append(b'R')
             put((3, b'|', None, None, None, -1, -1, 0))
             out.append(b'b')                       # BUILD
-        elif isinstance(o, np.ndarray):                                                        # _reconstruct(ndarray, (0,), 'b'), then its state
+        elif isinstance(o, np.ndarray):  # _reconstruct(ndarray, (0,), 'b'), then its state
             out.append(b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n')
             put((0,))
             put(b'b')
@@ -88,18 +97,19 @@ def _py2_pickle(obj) -> bytes:
 def _fake_images(labels:np.ndarray, rng:np.random.Generator) -> np.ndarray:
     "uint8 images (n, 32, 32, 3): a class colour, a square of a second class colour at a random place, noise."
     hues = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-                     [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [128, 128, 128]], np.float32)
+                     [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [128, 128, 128]],
+                    np.float32)
     x = np.repeat(hues[labels, None, None, :], 32, 1).repeat(32, 2)           # (n, 32, 32, 3)
     for i, (r, c) in enumerate(rng.integers(0, 20, (len(labels), 2))):
         x[i, r:r + 12, c:c + 12] = hues[(labels[i] + 3) % 10] * 0.5 + 120
     return np.clip(x + rng.normal(0, 20, x.shape), 0, 255).round().astype(np.uint8)
 
-def make_fake_cifar10(path, # a folder (the archive is written as cifar-10-python.tar.gz in it) or a .tar.gz path
+def make_fake_cifar10(path, # a folder (to hold cifar-10-python.tar.gz) or a .tar.gz path
                       n_train:int=500, # training images, split over the five data batches
                       n_test:int=100, # test images
                       seed:int=0, # same seed → byte-identical archive
                      ) -> Path: # the archive written
-    "Write a small archive in exactly the CIFAR-10 python format (same members, Python 2 pickles), for tests and dry runs."
+    "Write a small archive in CIFAR-10's exact format (same members, Python 2 pickles): for tests, dry runs."
     path = Path(path)
     dest = path if path.name.endswith('.tar.gz') else path / _ARCHIVE
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -109,9 +119,12 @@ def make_fake_cifar10(path, # a folder (the archive is written as cifar-10-pytho
     parts = np.array_split(np.arange(n_train), 5) + [np.arange(n_train, n_train + n_test)]
     for k, (name, idx) in enumerate(zip(_BATCHES[True] + _BATCHES[False], parts)):
         label = f'training batch {k + 1} of 5' if k < 5 else 'testing batch 1 of 1'
-        members[name] = _py2_pickle({b'batch_label': label.encode(), b'labels': y[idx].tolist(), b'data': x[idx],
+        members[name] = _py2_pickle({b'batch_label': label.encode(), b'labels': y[idx].tolist(),
+                                     b'data': x[idx],
                                      b'filenames': [f'fake_{i:06d}.png'.encode() for i in idx]})
-    members['batches.meta'] = _py2_pickle({b'num_cases_per_batch': len(parts[0]), b'label_names': [c.encode() for c in CIFAR10_CLASSES], b'num_vis': 3072})
+    members['batches.meta'] = _py2_pickle({b'num_cases_per_batch': len(parts[0]),
+                                           b'label_names': [c.encode() for c in CIFAR10_CLASSES],
+                                           b'num_vis': 3072})
     _write_tar_gz(dest, members)
     return dest
 
@@ -120,7 +133,8 @@ def _write_tar_gz(dest:Path, members:dict[str, bytes]):
     "Atomically write a .tar.gz holding cifar-10-batches-py/<name> for each member."
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix='.part')
     try:
-        with os.fdopen(fd, 'wb') as f, gzip.GzipFile(fileobj=f, mode='wb', mtime=0) as gz, tarfile.open(fileobj=gz, mode='w') as tf:
+        with (os.fdopen(fd, 'wb') as f, gzip.GzipFile(fileobj=f, mode='wb', mtime=0) as gz,
+              tarfile.open(fileobj=gz, mode='w') as tf):
             d = tarfile.TarInfo(_FOLDER)
             d.type, d.mode = tarfile.DIRTYPE, 0o755
             tf.addfile(d)
@@ -129,7 +143,9 @@ def _write_tar_gz(dest:Path, members:dict[str, bytes]):
                 info.size, info.mode = len(raw), 0o644
                 tf.addfile(info, io.BytesIO(raw))
         os.replace(tmp, dest)
-    except BaseException: Path(tmp).unlink(missing_ok=True); raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 # %% ../nbs/A5_cifar10.ipynb #b5423e3d
 def _md5(path) -> str:
@@ -175,9 +191,9 @@ def _find_cifar10(path, download=False) -> Path:
     raise FileNotFoundError(f"no CIFAR-10 at {p}: put {_ARCHIVE} (from {CIFAR10_URL}) or its extracted "
                             f"{_FOLDER}/ there, or pass download=True (igpt train: --download)")
 
-def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-py/, or a folder holding either
+def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-py/, or a folder with either
                  train:bool=True, # the 50,000 training images, or the 10,000 test images
-                 check_md5:bool=True, # check a .tar.gz against the published MD5 (False for archives you built)
+                 check_md5:bool=True, # check a .tar.gz against the published MD5 (False for one you built)
                  download:bool=False, # download the archive to `path` if no data is there
                 ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 images (N, 32, 32, 3), int64 labels (N,)
     "Read CIFAR-10 (python version) safely: restricted unpickling, checked contents, no extraction to disk."
@@ -190,7 +206,8 @@ def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-
     else:
         if check_md5 and (h := _md5(src)) != CIFAR10_MD5:
             raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different "
-                             "file; download it again, or pass check_md5=False (igpt train: --no-check-md5) for an archive you built")
+                             "file; download it again, or pass check_md5=False (igpt train: --no-check-md5) "
+                             "for an archive you built")
         raw = _read_archive(src, names)
     images, labels = zip(*(_read_batch(raw[n], f'{src.name}/{n}') for n in names))
     return torch.cat(images), torch.cat(labels)
@@ -200,7 +217,7 @@ def download_cifar10(dest, # where the archive should end up, e.g. data/cifar-10
                      url:str=CIFAR10_URL, # source; the MD5 is checked when it is the official one
                      timeout:float=10., # seconds to wait for the server
                     ) -> Path: # dest
-    "Download the CIFAR-10 python archive to `dest` with a progress bar, atomically (temp file, MD5 check, rename)."
+    "Download the CIFAR-10 archive to `dest` with a progress bar, atomically (temp file, MD5 check, rename)."
     from tqdm.auto import tqdm
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -209,8 +226,11 @@ def download_cifar10(dest, # where the archive should end up, e.g. data/cifar-10
         with os.fdopen(fd, 'wb') as f:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r, tqdm(
-                        total=int(r.headers.get('Content-Length') or 0) or None, unit='B', unit_scale=True, desc=dest.name) as bar:
-                    while block := r.read(1 << 20): f.write(block); bar.update(len(block))
+                        total=int(r.headers.get('Content-Length') or 0) or None, unit='B', unit_scale=True,
+                        desc=dest.name) as bar:
+                    while block := r.read(1 << 20):
+                        f.write(block)
+                        bar.update(len(block))
             except (OSError, ValueError) as e:
                 raise ConnectionError(f"could not download {url} ({e}); fetch it another way and put "
                                       f"it at {dest}") from None

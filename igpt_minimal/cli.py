@@ -12,8 +12,8 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
-                                load_checkpoint, CKPT_NAME)
+from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train,
+                                load_model, load_checkpoint, CKPT_NAME)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
@@ -46,35 +46,44 @@ def _split(out:Path, cfg, split:str, data_path=None):
     return d[f'tokens_{split}'], d[f'labels_{split}'], d['palette']
 
 def _hardware() -> str:
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads" + \
-           (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+            + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"))
 
 # %% ../nbs/A4_cli.ipynb #8fdf9ba2
 def cmd_train(a):
     "Train a preset; resumable; writes checkpoint, metrics and loss plot to --out."
-    over = {k: v for k, v in dict(data=a.data, max_steps=a.max_steps, objective=a.objective, compile=a.compile or None).items() if v is not None}
+    over = {k: v for k, v in dict(data=a.data, max_steps=a.max_steps, objective=a.objective,
+                                  compile=a.compile or None).items() if v is not None}
     cfg = get_preset(a.preset, **over)
     if a.data_path is not None and cfg.data == 'digits':
-        raise ValueError("--data-path is not used with the built-in digits: drop it, or choose the data with --data images, fashion-mnist or cifar10")
+        raise ValueError("--data-path is not used with the built-in digits: drop it, or choose the data with "
+                         "--data images, fashion-mnist or cifar10")
     out = _run_dir(a.out)
     rt = setup_device(a.device)
     with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
         ck = latest_checkpoint(out) if a.resume else None
         try: prev = load_checkpoint(ck) if ck is not None else None
-        except ValueError: prev = None              # unreadable: train() falls back to ckpt-prev.pt and says so
+        except ValueError: prev = None              # unreadable: train() says so and uses ckpt-prev.pt
         start = prev['step'] if prev else 0
         if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
             cfg = replace(cfg, max_steps=prev['config']['max_steps'])
-        if rt.distributed and not rt.is_main: torch.distributed.barrier()    # rank 0 prepares the token cache first
-        data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download, skip_bad=a.skip_bad_images)
+        # rank 0 prepares the token cache first
+        if rt.distributed and not rt.is_main: torch.distributed.barrier()
+        data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download,
+                            skip_bad=a.skip_bad_images)
         if rt.distributed and rt.is_main: torch.distributed.barrier()
-        res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume, palette=data['palette'],
-                    progress=not a.quiet, device=a.device)
+        res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume,
+                    palette=data['palette'], progress=not a.quiet, device=a.device)
     if rt.is_main:
         if res.step == start:
-            msg = f"nothing to train: the run is already at step {start} of {cfg.max_steps} (pass a larger --max-steps to go on)"
-        else: msg = f"trained {res.step - start} steps (step {res.step} of {cfg.max_steps}) in {res.seconds:.0f} s"
-        if res.val_nll is not None: msg += f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token ({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)"
+            msg = (f"nothing to train: the run is already at step {start} of {cfg.max_steps} "
+                   "(pass a larger --max-steps to go on)")
+        else: msg = (f"trained {res.step - start} steps (step {res.step} of {cfg.max_steps}) in "
+                     f"{res.seconds:.0f} s")
+        if res.val_nll is not None:
+            msg += (f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token "
+                    f"({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)")
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
 
 # %% ../nbs/A4_cli.ipynb #74c1e300
@@ -91,10 +100,11 @@ def cmd_sample(a):
         raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
     H = cfg.image_size
-    first = toks[:a.n] if a.complete else toks[:1].expand(a.n, -1)   # unconditional: only the images' shape is used
+    first = toks[:a.n] if a.complete else toks[:1].expand(a.n, -1)   # unconditional: only the shape is used
     imgs = dequantize(unraster(first.long(), H, H), palette)
     keep = H // 2 if a.complete else 0
-    comp = complete_images(model, imgs, palette, keep_rows=keep, n_samples=a.samples, temperature=a.temperature, top_k=a.top_k, generator=g)
+    comp = complete_images(model, imgs, palette, keep_rows=keep, n_samples=a.samples,
+                           temperature=a.temperature, top_k=a.top_k, generator=g)
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
     else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
@@ -114,15 +124,18 @@ def _parse_layers(spec:str, n_layer:int):
 def _pct_ci(acc, ci) -> str: return f"{acc:.1%} [{ci[0]:.1%}, {ci[1]:.1%}]"
 
 def format_probe(r:dict) -> str:
-    "A probe report as a table: each layer's validation and test accuracy, the chosen layer, pixels, the paired difference."
+    "A probe report: per-layer validation and test accuracy, the chosen layer, pixels, the paired difference."
     rows = [f"{'layer':>6}  {'val':>7}  {'test':>7}"]
     for l, va in r['probe_val_accuracy_by_layer'].items():
-        rows.append(f"{l:>6}  {va:7.2%}  {r['probe_test_accuracy_by_layer'][l]:7.2%}{'  <- chosen on validation' if l == r['probe_layer'] else ''}")
+        rows.append(f"{l:>6}  {va:7.2%}  {r['probe_test_accuracy_by_layer'][l]:7.2%}"
+                    f"{'  <- chosen on validation' if l == r['probe_layer'] else ''}")
     rows.append(f"{'pixels':>6}  {r['pixel_val_accuracy']:7.2%}  {r['pixel_test_accuracy']:7.2%}  (the same "
                 "probe on the model's input pixels)")
     d, ci = r['probe_minus_pixel'], r['probe_minus_pixel_ci95']
-    rows.append(f"layer {r['probe_layer']}: {_pct_ci(r['probe_test_accuracy'], r['probe_test_ci95'])} vs pixels {_pct_ci(r['pixel_test_accuracy'], r['pixel_test_ci95'])} "
-                f"on {r['n_test']} test images (95% intervals); difference {d:+.1%} [{ci[0]:+.1%}, {ci[1]:+.1%}] paired, McNemar p = {r['mcnemar_p']:.2g}")
+    rows.append(f"layer {r['probe_layer']}: {_pct_ci(r['probe_test_accuracy'], r['probe_test_ci95'])} "
+                f"vs pixels {_pct_ci(r['pixel_test_accuracy'], r['pixel_test_ci95'])} "
+                f"on {r['n_test']} test images (95% intervals); difference {d:+.1%} "
+                f"[{ci[0]:+.1%}, {ci[1]:+.1%}] paired, McNemar p = {r['mcnemar_p']:.2g}")
     return '\n'.join(rows)
 
 def cmd_probe(a):
@@ -168,7 +181,7 @@ def _ar_model(a, what:str):
     return model, cfg, state
 
 def cmd_complete(a):
-    "Complete the bottom of your own images (any size, any format Pillow reads) with a trained AR run; writes a PNG grid."
+    "Complete the bottom of your own images (any size, any Pillow format) with an AR run; writes a PNG grid."
     model, cfg, state = _ar_model(a, 'complete')
     if missing := [f for f in a.image if not Path(f).is_file()]:
         raise FileNotFoundError(f"no image file {missing[0]}")
@@ -191,7 +204,7 @@ def cmd_export(a):
 
 # %% ../nbs/A4_cli.ipynb #819f2c69
 def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
-    "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png and metrics.json to `out`."
+    "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png, metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
     with RunLock(out):
         return _demo(out, max_steps, seed, progress, device, t0)   # one writer for the whole demo
@@ -201,22 +214,25 @@ def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
         raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
     cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
-    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'], progress=progress, device=device)
-    nll = evaluate(res.model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))   # the test split, once
+    res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'],
+                progress=progress, device=device)
+    # the test split, once
+    nll = evaluate(res.model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))
     imgs, _ = load_digits(train=False)
     idx = torch.arange(0, len(imgs), len(imgs) // 8)[:8]
-    g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device (CUDA samples on CUDA)
+    g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device
     comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g)
     completion_grid(imgs[idx], comp, path=out/'completions.png')
     probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
-    m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll, train_seconds=res.seconds,
-             val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step, **probe, total_seconds=time.time() - t0, hardware=_hardware(),
+    m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll,
+             train_seconds=res.seconds, val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step,
+             **probe, total_seconds=time.time() - t0, hardware=_hardware(),
              device=str(next(res.model.parameters()).device), preset='digits')
     write_text(out/'metrics.json', json.dumps(m, indent=1))
     return m
 
 def cmd_demo(a):
-    "Train a small iGPT on the embedded digits on CPU, complete half-images, probe, write PNGs and metrics.json."
+    "Train a small iGPT on the embedded digits on CPU, complete half-images, probe; write PNGs, metrics.json."
     m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet, device=a.device)
     print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps "
           f"({m['train_seconds']:.0f} s training)")
@@ -241,9 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--quiet', action='store_true', help='no progress bar')
     d.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     t = add('train', cmd_train, epilog=f'presets: {presets}')
-    t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
+    t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME',
+                   help=f'one of: {presets}')
     t.add_argument('--data', choices=list(DATASETS), help="dataset (default: the preset's)")
-    t.add_argument('--data-path', help='cifar10: cifar-10-python.tar.gz (or its folder); fashion-mnist: the folder of the four IDX files; '
+    t.add_argument('--data-path', help='cifar10: cifar-10-python.tar.gz (or its folder); '
+                   'fashion-mnist: the folder of the four IDX files; '
                    'images: a folder of images, one sub-folder per class')
     t.add_argument('--no-check-md5', action='store_true', help="skip the archive's MD5 check (for archives "
                                                                "you built yourself)")
@@ -292,16 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--out', required=True, help='new directory for the Hugging Face model and '
                                                 'image processor')
     q = add('plan', cmd_plan)
-    q.add_argument('--preset', default='cifar10-s', choices=list(TRAIN_PRESETS), metavar='NAME', help=f'one of: {presets}')
+    q.add_argument('--preset', default='cifar10-s', choices=list(TRAIN_PRESETS), metavar='NAME',
+                   help=f'one of: {presets}')
     q.add_argument('--gpu', default='A100-80GB', choices=list(GPU_PEAK_BF16) + ['all'])
     q.add_argument('--mfu', type=float, default=0.4, help='assumed model FLOP utilisation')
     return p
 
 # %% ../nbs/A4_cli.ipynb #72b37db9
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, NotADirectoryError, RunInUse, ConnectionError,
-               MissingDependency)
-_DISK_ERRORS = {errno.ENOSPC: 'the disk is full: free some space', errno.EDQUOT: 'the disk quota is used up: free some space',
-                errno.EROFS: 'the file system is read-only', errno.EACCES: 'permission denied', errno.EPERM: 'permission denied'}
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError,
+               NotADirectoryError, RunInUse, ConnectionError, MissingDependency)
+_DISK_ERRORS = {errno.ENOSPC: 'the disk is full: free some space',
+                errno.EDQUOT: 'the disk quota is used up: free some space',
+                errno.EROFS: 'the file system is read-only',
+                errno.EACCES: 'permission denied', errno.EPERM: 'permission denied'}
 
 def _disk_error(e:OSError) -> str|None:
     "A one-line message for a file that could not be written, or None if `e` is another kind of error."
@@ -313,7 +334,9 @@ def main(argv=None) -> int:
     "Entry point of the `igpt` command."
     p = build_parser()
     a = p.parse_args(argv)
-    if a.cmd is None: p.print_help(); return 0
+    if a.cmd is None:
+        p.print_help()
+        return 0
     try: a.func(a)
     except USER_ERRORS as e:
         print(f"igpt {a.cmd}: error: {e}", file=sys.stderr)

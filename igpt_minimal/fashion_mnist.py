@@ -41,19 +41,23 @@ def read_idx(path, ndim:int) -> np.ndarray:
     return np.frombuffer(body, np.uint8).reshape(shape)
 
 # %% ../nbs/A8_fashion_mnist.ipynb #d3fc773c
-FASHION_MNIST_DIRS = ('/usr/share/datasets/fashion-mnist', 'data/fashion-mnist')  # where to look when no path is given
-FASHION_MNIST_CLASSES = ('T-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
-_FASHION_FILES = {True: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'), False: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+# where to look when no path is given
+FASHION_MNIST_DIRS = ('/usr/share/datasets/fashion-mnist', 'data/fashion-mnist')
+FASHION_MNIST_CLASSES = ('T-shirt/top', 'trouser', 'pullover', 'dress', 'coat',
+                         'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
+_FASHION_FILES = {True: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+                  False: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
 
 def _find_idx(folders:list[Path], stem:str) -> Path:
-    "The first of stem.gz or stem in the folders, or a FileNotFoundError saying where it looked and what to do."
+    "The first of stem.gz or stem in `folders`, or a FileNotFoundError saying where it looked and what to do."
     for d in folders:
         for name in (stem + '.gz', stem):
             if (d/name).is_file(): return d/name
-    raise FileNotFoundError(f"Fashion-MNIST file {stem}(.gz) not found in {', '.join(map(str, folders))}: run 'apt-get install "
-                            f"dataset-fashion-mnist' (Debian), or download the four files from Zalando's fashion-mnist repository and pass their folder")
+    raise FileNotFoundError(f"Fashion-MNIST file {stem}(.gz) not found in {', '.join(map(str, folders))}: "
+                            "run 'apt-get install dataset-fashion-mnist' (Debian), or download the four "
+                            "files from Zalando's fashion-mnist repository and pass their folder")
 
-def load_fashion_mnist(path=None, # folder holding the four IDX files (gzipped or not); default: FASHION_MNIST_DIRS
+def load_fashion_mnist(path=None, # folder of the four IDX files (gzipped or not); default: FASHION_MNIST_DIRS
                        train:bool=True, # the training split (60,000 images) or the test split (10,000)
                       ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 images (N, 28, 28, 1), int64 labels (N,)
     "Zalando's Fashion-MNIST from its IDX files: uint8 images (N, 28, 28, 1) and int64 labels in 0..9."

@@ -27,18 +27,19 @@ def _hf_config(hf_model) -> IGPTConfig:
         (not hc.scale_attn_weights, "scale_attn_weights=False"),
         (hc.scale_attn_by_inverse_layer_idx, "scale_attn_by_inverse_layer_idx=True"),
         (getattr(hc, 'add_cross_attention', False), "add_cross_attention=True"),
-        (hf_model.lm_head.out_features != hc.vocab_size - 1, f"lm_head has {hf_model.lm_head.out_features} "
-                                                             f"outputs, expected vocab_size-1={hc.vocab_size - 1}"),
+        (hf_model.lm_head.out_features != hc.vocab_size - 1,
+         f"lm_head has {hf_model.lm_head.out_features} outputs, expected vocab_size-1={hc.vocab_size - 1}"),
     ] if bad]
     if problems: raise ValueError("cannot convert this ImageGPT config exactly: " + "; ".join(problems))
-    return IGPTConfig(n_colors=hc.vocab_size - 1, n_positions=hc.n_positions, n_embd=hc.n_embd, n_layer=hc.n_layer,
-                      n_head=hc.n_head, norm_eps=hc.layer_norm_epsilon)
+    return IGPTConfig(n_colors=hc.vocab_size - 1, n_positions=hc.n_positions, n_embd=hc.n_embd,
+                      n_layer=hc.n_layer, n_head=hc.n_head, norm_eps=hc.layer_norm_epsilon)
 
 # %% ../nbs/A3_huggingface.ipynb #fe59595e
 def from_hf(hf_model) -> IGPT:
     "An IGPT with the weights of a Hugging Face ImageGPTForCausalImageModeling (e.g. openai/imagegpt-small)."
     config, sd = _hf_config(hf_model), hf_model.state_dict()
-    has_bias = any(v.abs().max() > 0 for k, v in sd.items() if k.endswith('bias') and '.h.' in k and v.dtype.is_floating_point)
+    has_bias = any(v.abs().max() > 0 for k, v in sd.items()
+                   if k.endswith('bias') and '.h.' in k and v.dtype.is_floating_point)
     model = IGPT(replace(config, bias=bool(has_bias)))
     out = {'wte.weight': sd['transformer.wte.weight'], 'wpe.weight': sd['transformer.wpe.weight'],
            'norm_f.weight': sd['transformer.ln_f.weight'], 'head.weight': sd['lm_head.weight']}
@@ -47,8 +48,10 @@ def from_hf(hf_model) -> IGPT:
     for i in range(config.n_layer):
         for src, dst in conv.items():
             p = f'transformer.h.{i}.{src}'
-            if src.startswith('ln'): out[f'blocks.{i}.{dst}'] = sd[p]; continue
-            out[f'blocks.{i}.{dst}.weight'] = sd[p + '.weight'].t()   # Conv1D stores (in, out); Linear wants (out, in)
+            if src.startswith('ln'):
+                out[f'blocks.{i}.{dst}'] = sd[p]
+                continue
+            out[f'blocks.{i}.{dst}.weight'] = sd[p + '.weight'].t()   # Conv1D (in, out) -> Linear (out, in)
             if has_bias: out[f'blocks.{i}.{dst}.bias'] = sd[p + '.bias']
     model.load_state_dict({k: v.detach().float().clone() for k, v in out.items()})
     return model
@@ -70,19 +73,22 @@ def to_hf(model:IGPT):
     "This model as a Hugging Face ImageGPTForCausalImageModeling with the same logits (needs `transformers`)."
     HFConfig, HFModel = _transformers()
     c, sd = model.config, {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    hf = HFModel(HFConfig(vocab_size=c.n_colors + 1, n_positions=c.n_positions, n_embd=c.n_embd, n_layer=c.n_layer,
-                          n_head=c.n_head, activation_function='quick_gelu', layer_norm_epsilon=c.norm_eps,
-                          tie_word_embeddings=False, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    hf = HFModel(HFConfig(vocab_size=c.n_colors + 1, n_positions=c.n_positions, n_embd=c.n_embd,
+                          n_layer=c.n_layer, n_head=c.n_head, activation_function='quick_gelu',
+                          layer_norm_epsilon=c.norm_eps, tie_word_embeddings=False,
+                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
     new = {'transformer.wte.weight': sd['wte.weight'], 'transformer.wpe.weight': sd['wpe.weight'],
            'transformer.ln_f.weight': sd['norm_f.weight'], 'lm_head.weight': sd['head.weight']}
     for i in range(c.n_layer):
         for ours, theirs in _TO_HF.items():
             p, q = f'blocks.{i}.{ours}', f'transformer.h.{i}.{theirs}'
-            if ours.startswith('norm'): new[q] = sd[p]; continue
+            if ours.startswith('norm'):
+                new[q] = sd[p]
+                continue
             w = sd[p + '.weight']
-            new[q + '.weight'] = w.t()                                   # Linear (out, in) -> Conv1D (in, out)
+            new[q + '.weight'] = w.t()                     # Linear (out, in) -> Conv1D (in, out)
             new[q + '.bias'] = sd.get(p + '.bias', torch.zeros(w.shape[0]))
-    hf.load_state_dict({**hf.state_dict(), **new})                       # HF's causal-mask buffers stay as they are
+    hf.load_state_dict({**hf.state_dict(), **new})     # HF's causal-mask buffers stay as they are
     return hf.eval()
 
 # %% ../nbs/A3_huggingface.ipynb #e1cdc89c
@@ -96,14 +102,14 @@ def _processor_class():
     return P
 
 def hf_processor(palette:torch.Tensor, size:int):
-    "An ImageGPT image processor that resizes to size × size and quantizes with `palette` (K, 1 or 3) in [-1, 1]."
+    "An ImageGPT image processor: resize to size × size, quantize with `palette` (K, 1 or 3) in [-1, 1]."
     pal = torch.as_tensor(palette, dtype=torch.float32)
     if pal.ndim != 2 or pal.shape[1] not in (1, 3):
         raise ValueError(f"palette must be (K, 1) or (K, 3), got {tuple(pal.shape)}")
     return _processor_class()(clusters=pal.expand(-1, 3).numpy(), size={'height': size, 'width': size})
 
 def palette_from_processor(processor) -> torch.Tensor:
-    "The colour clusters of a Hugging Face ImageGPT image processor as an igpt_minimal palette (K, 3) in [-1, 1]."
+    "A Hugging Face ImageGPT image processor's colour clusters as an igpt_minimal palette (K, 3) in [-1, 1]."
     clusters = getattr(processor, 'clusters', None)
     if clusters is None:
         raise ValueError(f"{type(processor).__name__} has no colour clusters: pass an ImageGPTImageProcessor")
@@ -114,7 +120,7 @@ def palette_from_processor(processor) -> torch.Tensor:
 
 # %% ../nbs/A3_huggingface.ipynb #8f661a6f
 def export_hf(model:IGPT, palette:torch.Tensor, out_dir) -> Path:
-    "Write `model` and an image processor holding `palette` to `out_dir`, loadable with Hugging Face's from_pretrained."
+    "Write `model` and an image processor holding `palette` to `out_dir` for Hugging Face's from_pretrained."
     if len(palette) != model.config.n_colors:
         raise ValueError(f"the palette has {len(palette)} colours but the model {model.config.n_colors}")
     out = Path(out_dir)

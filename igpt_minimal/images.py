@@ -25,29 +25,31 @@ def read_image(path, # an image file Pillow can read
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)                         # as a viewer shows it (phone photos carry a rotation)
-            if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):           # 16-bit grey: scale to 8 bits (convert would clip)
-                im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).round().astype(np.uint8))
-            im = im.convert('L' if channels == 1 else 'RGB')         # also decodes the whole file: truncation shows here
+            im = ImageOps.exif_transpose(im)  # as a viewer shows it (phone photos carry a rotation)
+            if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grey: scale to 8 bits (convert clips)
+                im = Image.fromarray(
+                    (np.asarray(im, dtype=np.float64) / 257).clip(0, 255).round().astype(np.uint8))
+            im = im.convert('L' if channels == 1 else 'RGB')  # decodes the whole file: truncation shows here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     w, h = im.size
     s = min(w, h)
-    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))   # the largest centred square
+    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))  # largest centred square
     if s < size: im = im.resize((size, size), Image.BICUBIC)
     x = torch.from_numpy(np.asarray(im, dtype=np.uint8).reshape(im.size[1], im.size[0], channels).copy())
     return reduce_context(x[None], size)[0]
 
 # %% ../nbs/A2_images.ipynb #af5fe56e
 FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED = 0.2, 0   # the test split of a folder without train/ and test/
-MIN_PER_CLASS = 7   # so that the test split and chapter 04's validation split each get at least one image of every class
+MIN_PER_CLASS = 7   # so the test split and chapter 04's validation split each get at least one of every class
 
 def _image_files(d:Path) -> list[Path]:
     "Image files in `d`, sorted; hidden files (e.g. macOS's ._ companions) are not images."
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
+    return sorted(p for p in d.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
 
 def folder_classes(path) -> list[str]:
-    "The class names of an image folder (sorted sub-folder names), or [] for a flat folder of unlabelled images."
+    "An image folder's class names (its sorted sub-folders), or [] for a flat folder of unlabelled images."
     root = Path(path).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"no image folder at {root}: pass --data-path a directory of images")
@@ -72,7 +74,7 @@ def load_image_folder(path, # the folder (see the layout above)
                       size:int, # images come out size × size
                       train:bool=True, # the training split, or the test split
                       skip_bad:bool=False, # skip unreadable files (and say how many) instead of stopping
-                     ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 (N, size, size, C), int64 labels (-1: unlabelled)
+                     ) -> tuple[torch.Tensor, torch.Tensor]: # uint8 (N, size, size, C), labels (-1: no class)
     "A folder of images as a dataset split; greyscale (C=1) when every image is greyscale, else RGB."
     root, classes = Path(path).expanduser(), folder_classes(path)
     if (root/'train').is_dir():
@@ -87,17 +89,21 @@ def load_image_folder(path, # the folder (see the layout above)
         every = files
         y = torch.tensor(labels) if classes else torch.zeros(len(files), dtype=torch.long)
         if (few := int(y.bincount().min())) < MIN_PER_CLASS:
-            raise ValueError(f"{root}: a class has only {few} image(s), but each needs at least {MIN_PER_CLASS} ({FOLDER_TEST_FRAC:.0%} "
-                             f"are the test split, then 10% of the rest validation): add images, or provide train/ and test/")
+            raise ValueError(f"{root}: a class has only {few} image(s), but each needs at least "
+                             f"{MIN_PER_CLASS} ({FOLDER_TEST_FRAC:.0%} are the test split, "
+                             "then 10% of the rest validation): add images, or provide train/ and test/")
         keep, test = split_train_val(y, FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED)
         idx = (keep if train else test).tolist()
         files, labels = [files[i] for i in idx], [labels[i] for i in idx] if classes else []
     if not files:
         raise ValueError(f"the {'training' if train else 'test'} split of {root} has no images: add some")
-    grey = all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f in every)   # decided once per folder
+    # decided once per folder
+    grey = all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f in every)
     images, kept, bad = [], [], []
     for i, f in enumerate(files):
-        try: images.append(read_image(f, size, 1 if grey else 3)); kept.append(i)
+        try:
+            images.append(read_image(f, size, 1 if grey else 3))
+            kept.append(i)
         except ValueError as e:
             if not skip_bad:
                 raise ValueError(f"{e}; remove or fix it, or skip unreadable files "
@@ -106,11 +112,12 @@ def load_image_folder(path, # the folder (see the layout above)
     if bad: print(f"skipped {len(bad)} unreadable image(s) in {root}, e.g. {bad[0]}")
     if not images:
         raise ValueError(f"no readable images in the {'training' if train else 'test'} split of {root}")
-    y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else torch.full((len(kept),), -1, dtype=torch.int64)
+    y = (torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes
+         else torch.full((len(kept),), -1, dtype=torch.int64))
     return torch.stack(images), y
 
 def _mode(f) -> str|None:
-    "The file's Pillow mode, from its header (None if Pillow cannot identify it: decoding reports that, with the name)."
+    "The file's Pillow mode from its header, or None if unidentified (decoding then reports it, by name)."
     from PIL import Image
     try:
         with Image.open(f) as im: return im.mode
@@ -124,8 +131,9 @@ def complete_files(model, # a trained AR IGPT
                    n_samples:int=4, # completions per image
                    temperature:float=1.0, top_k:int|None=None,
                    generator:torch.Generator|None=None, # on the model's device
-                  ) -> tuple[torch.Tensor, torch.Tensor]: # images (N, H, W, C) at the model's size, completions (N, S, H, W, C)
+                  ) -> tuple[torch.Tensor, torch.Tensor]: # images (N, H, W, C), completions (N, S, H, W, C)
     "Complete the bottom of each image file at the model's resolution and in its palette."
     if not len(files): raise ValueError("no image files given: pass at least one")
     images = torch.stack([read_image(f, model.config.side, palette.shape[1]) for f in files])
-    return images, complete_images(model, images, palette, keep_rows, n_samples, temperature, top_k, generator)
+    return images, complete_images(model, images, palette, keep_rows, n_samples,
+                                   temperature, top_k, generator)

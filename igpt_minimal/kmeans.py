@@ -15,7 +15,7 @@ SEED_SAMPLE = 32_768   # pixels k-means++ seeds from
 
 def _distinct(px:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "The distinct rows of pixels `px` (P, C) on the unit scale, and how often each occurs (float32)."
-    if px.dtype == torch.uint8:                                   # one integer key per colour: a fast 1-D unique
+    if px.dtype == torch.uint8:  # one integer key per colour: a fast 1-D unique
         key = sum(px[:, i].long() << (8 * i) for i in range(px.shape[1]))
         key, counts = torch.unique(key, return_counts=True)
         u = torch.stack([(key >> (8 * i)) & 255 for i in range(px.shape[1])], 1).to(torch.uint8)
@@ -24,13 +24,13 @@ def _distinct(px:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return u, counts.float()
 
 # %% ../nbs/A7_kmeans.ipynb #d8d31909
-COARSE_BITS = (5, 6)   # colour-grid levels, 2**b cells per channel, that fit_palette converges on before the exact colours
+COARSE_BITS = (5, 6)   # colour grids (2**b cells per channel) that fit_palette fits before the exact colours
 
 def _binned(x:torch.Tensor, # (P, C) distinct colours in [-1, 1]
             w:torch.Tensor, # (P,) their counts
             bits:int, # 2**bits grid cells per channel
            ) -> tuple[torch.Tensor, torch.Tensor]: # (cell means, cell counts) of the occupied cells
-    "Summarise weighted colours by a grid: each occupied cell becomes the weighted mean of its colours, weighted by their total count."
+    "Summarise weighted colours by a grid: each occupied cell's weighted-mean colour and total weight."
     n = 2 ** bits
     cell = ((x + 1) * (n / 2)).long().clamp_(0, n - 1)                    # grid coordinates, (P, C)
     key = sum(cell[:, i] * n ** i for i in range(x.shape[1]))
@@ -41,7 +41,7 @@ def _binned(x:torch.Tensor, # (P, C) distinct colours in [-1, 1]
 
 # %% ../nbs/A7_kmeans.ipynb #acfdde2a
 def _lloyd(x, w, c, n_iter:int, tol:float) -> torch.Tensor:
-    "At most `n_iter` Lloyd steps from centres `c`, stopping when Σ squared movement < `tol` × mean per-channel variance."
+    "Up to `n_iter` Lloyd steps from `c` until Σ squared centre shift < `tol` × mean per-channel variance."
     mean = (w[:, None] * x).sum(0) / w.sum()
     tol = tol * ((w[:, None] * (x - mean) ** 2).sum(0) / w.sum()).mean()
     for _ in range(n_iter):
@@ -50,16 +50,16 @@ def _lloyd(x, w, c, n_iter:int, tol:float) -> torch.Tensor:
         if shift <= tol: break
     return c
 
-def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or float pixels (P, C) in [-1, 1]; C in {1, 3}
+def fit_palette(pixels, # uint8 images (N, H, W, C), or pixels (P, C): uint8, or float in [-1, 1]; C in {1, 3}
                 n_colors:int=512, # palette size k (the paper: 512, a "9-bit" palette)
-                n_iter:int=20, # at most this many Lloyd iterations per level (each colour grid, or the exact colours when no grid is used)
+                n_iter:int=20, # max Lloyd iterations per grid level (on the exact colours if no grid is used)
                 n_refine:int=2, # Lloyd passes over the exact colours after the colour grids
-                tol:float=1e-4, # a level stops when Σ squared centre movement < tol × mean per-channel variance
+                tol:float=1e-4, # stop a level when Σ squared centre shift < tol × mean per-channel variance
                 seed:int=0, # seeds the sampling and k-means++; same seed → same palette
                 device=None, # where to compute; default CUDA if available, else CPU
                 max_pixels:int|None=1_000_000, # fit on a random sample of this many pixels (None: all)
                ) -> torch.Tensor: # (n_colors, C) float32 palette in [-1, 1], on the CPU
-    "Fit a k-means palette of `n_colors` colours to `pixels`: k-means++ seeding, then Lloyd's iterations from coarse colour grids to the exact colours."
+    "A k-means palette for `pixels`: k-means++ seeding, then Lloyd from coarse colour grids to exact colours."
     if n_colors < 1: raise ValueError(f"n_colors must be >= 1, got {n_colors}")
     px, g, dev = flat_pixels(pixels), torch.Generator().manual_seed(seed), default_device(device)
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
@@ -70,6 +70,7 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), uint8 pixels (P, C) or floa
     if n_colors == len(x): return x.cpu()                       # every colour its own centre: inertia 0
     s = px[torch.randint(len(px), (min(len(px), SEED_SAMPLE),), generator=g)]
     c = kmeans_pp((to_unit(s) if s.dtype == torch.uint8 else s).to(dev), n_colors, g)
-    grids = [(xb, wb) for xb, wb in (_binned(x, w, b) for b in COARSE_BITS) if 4 * n_colors <= len(xb) <= len(x) // 2]
+    grids = [(xb, wb) for xb, wb in (_binned(x, w, b) for b in COARSE_BITS)
+             if 4 * n_colors <= len(xb) <= len(x) // 2]
     for xb, wb in grids: c = _lloyd(xb, wb, c, n_iter, tol)
     return _lloyd(x, w, c, n_refine if grids else n_iter, tol).cpu()

@@ -16,9 +16,9 @@ __all__ = ['CKPT_NAME', 'PREV_NAME', 'atomic_write', 'write_text', 'latest_check
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
                  write:Callable[[Path], object], # writes the new content to the temporary path it is given
-                 keep=None, # if given and `path` exists, the old file is renamed here first (the previous version)
+                 keep=None, # if given and `path` exists, the old file is first renamed here
                 ) -> Path:
-    "Write `path` through a temporary file and a rename: never half a file, and no temporary file left if writing fails."
+    "Write `path` via a temporary file and a rename: never half a file; no temporary file is left on failure."
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
@@ -47,8 +47,8 @@ def latest_checkpoint(out) -> Path|None:
 class RunInUse(RuntimeError): "Another process is writing this run directory."
 
 class RunLock:
-    "Exclusive, process-lifetime lock on a run directory: `with RunLock(out): ...`; another process gets RunInUse."
-    _held = {}   # lock file -> how many `with` blocks of this process hold it (nesting is allowed within a process)
+    "Exclusive, process-lifetime lock on a run dir: `with RunLock(out): ...`; another process gets RunInUse."
+    _held = {}   # lock file -> how many `with` blocks of this process hold it (they may nest)
 
     def __init__(self, out): self.out, self.path, self.f = Path(out), Path(out)/'.lock', None
 
@@ -88,14 +88,15 @@ class RunLock:
         return self
 
     def _enter_pidfile(self, me:str):
-        "Fallback: the file's existence is the lock; one whose process no longer runs is stale and taken over."
+        "Fallback: the file's existence is the lock; one whose process no longer runs is stale, taken over."
         if self.path.exists():
             holder = self.path.read_text().strip()
-            if os.name == 'nt':      # os.kill(pid, 0) would signal the process there: no liveness check, ask instead
+            # on Windows os.kill(pid, 0) would signal the process: no liveness check, ask instead
+            if os.name == 'nt':
                 self._refuse(f"{holder or 'another process'} (if it has ended, delete {self.path})")
             try:
                 pid = int(holder.split()[1])
-                os.kill(pid, 0)                              # signal 0: only asks whether the process exists (POSIX)
+                os.kill(pid, 0)                  # signal 0: only asks whether the process exists (POSIX)
                 alive = pid != os.getpid()
             except (IndexError, ValueError, OSError): alive = False
             if alive: self._refuse(holder)
@@ -112,15 +113,19 @@ class RunLock:
         if self.nested or RunLock._held[key]:
             return             # an outer `with` of this process still holds it
         del RunLock._held[key]
-        self.path.unlink(missing_ok=True)                         # remove the file while still holding the lock
-        if self.f is not None: self.f.close(); self.f = None      # closing releases the flock
+        self.path.unlink(missing_ok=True)   # remove the file while still holding the lock
+        if self.f is not None:
+            self.f.close()                  # closing releases the flock
+            self.f = None
 
 # %% ../nbs/A1_runfiles.ipynb #4a743f52
 def trim_metrics(path, upto:int=0):
     "Keep only the lines of metrics file `path` whose step is <= `upto` (0: none, a fresh run)."
     path = Path(path)
     if not path.exists(): return
-    if upto <= 0: path.unlink(); return
+    if upto <= 0:
+        path.unlink()
+        return
     keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= upto]
     write_text(path, ''.join(l + '\n' for l in keep))
 

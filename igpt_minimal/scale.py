@@ -47,7 +47,7 @@ def _check_device(device) -> torch.device:
     return dev
 
 def setup_device(device=None) -> Runtime:
-    "Pick the device (CUDA if present), enable TF32 on CUDA, and join the torchrun process group if there is one."
+    "Pick the device (CUDA if present), enable TF32 on CUDA, join the torchrun process group if there is one."
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world > 1:
         local = int(os.environ.get('LOCAL_RANK', '0'))
@@ -64,7 +64,8 @@ def setup_device(device=None) -> Runtime:
     return rt
 
 # %% ../nbs/A6_scale.ipynb #deb4815d
-GPU_PEAK_BF16 = {'A100-80GB': 312e12, 'H100-SXM': 989e12, 'RTX-4090': 165e12, 'L4': 121e12}  # dense bf16 FLOP/s, vendor figures
+# dense bf16 FLOP/s, vendor figures
+GPU_PEAK_BF16 = {'A100-80GB': 312e12, 'H100-SXM': 989e12, 'RTX-4090': 165e12, 'L4': 121e12}
 
 def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     "Parameters, FLOPs, memory and wall-time estimates for a training preset on a named GPU."
@@ -74,7 +75,8 @@ def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     mc = cfg.model_config()
     with torch.device('meta'): n = count_params(IGPT(mc))
     T, d, L = mc.n_positions, mc.n_embd, mc.n_layer
-    per_token = 6 * n + (6 if cfg.objective == 'ar' else 12) * L * T * d   # causal attention: half the T×T scores
+    # causal attention: half the T×T scores
+    per_token = 6 * n + (6 if cfg.objective == 'ar' else 12) * L * T * d
     per_step = per_token * T * cfg.batch_size
     act = L * 34 * T * d + T * mc.n_colors * (2 + 4 + 4)
     micro = cfg.micro_batch_size or cfg.batch_size
