@@ -6,7 +6,7 @@ times), then is judged on validation only: NLL on 2,000 validation images and th
 
 Run: python bench/fashion_sweep.py  (about 25 minutes on 2 CPU cores; writes bench/fashion_sweep.json)
 """
-import json, time, sys
+import json, time
 from pathlib import Path
 import torch
 from igpt_minimal.train import get_preset, prepare_data, train, evaluate

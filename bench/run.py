@@ -6,7 +6,7 @@ probe (vs scikit-learn LogisticRegression), memory (peak RSS of a fresh process 
 With a CUDA GPU present (and no --no-cuda), train, mfu and memory also run on it in bf16 autocast, the memory as
 torch.cuda.max_memory_allocated, and the table gets 'CUDA bf16' rows.
 """
-import argparse, contextlib, json, re, math, os, platform, resource, subprocess, sys, time
+import argparse, contextlib, json, re, os, platform, subprocess, sys, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -241,7 +241,7 @@ def bench_cuda_memory(dtype=torch.bfloat16):
 
 def report(r):
     hw = r['hardware']
-    L = [f"# igpt_minimal benchmarks", "", f"Run {r['date']} on {hw['cpu']}, {hw['cores']} cores, {hw['threads']} torch threads, "
+    L = ["# igpt_minimal benchmarks", "", f"Run {r['date']} on {hw['cpu']}, {hw['cores']} cores, {hw['threads']} torch threads, "
          f"torch {hw['torch']}, GPU: {hw['gpu']}. Every ratio compares two implementations measured side by side in this run.", ""]
     L += ["| # | measurement | igpt_minimal | reference | ratio | target | met |", "|---|---|---|---|---|---|---|"]
     ok = lambda b: 'yes' if b else 'NO'

@@ -1,5 +1,5 @@
 "The installed `igpt` console script, run as a user would."
-import json, subprocess, sys
+import json, subprocess
 import igpt_minimal
 
 

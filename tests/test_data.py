@@ -1,11 +1,11 @@
 """Edge cases and bad input for igpt_minimal.data, the CIFAR-10 loader and Fashion-MNIST's real files. The lesson's
 behaviours (raster order, area averaging against block means, the digits split, augmentation against F.pad) are tested
 in nbs/01_data.ipynb."""
-import pickle, re, tarfile, numpy as np, pytest, torch
+import re, numpy as np, pytest, torch
 from pathlib import Path
 from igpt_minimal.data import raster, unraster, reduce_context, split_train_val, augment_tokens
 from igpt_minimal.fashion_mnist import FASHION_MNIST_DIRS
-from igpt_minimal.cifar10 import load_cifar10, make_fake_cifar10, download_cifar10, CIFAR10_CLASSES
+from igpt_minimal.cifar10 import make_fake_cifar10, download_cifar10
 
 
 def test_raster_edge_cases():
@@ -46,40 +46,8 @@ def archive(tmp_path):
     return make_fake_cifar10(tmp_path, n_train=25, n_test=10, seed=0)
 
 
-def test_fake_cifar10_archive_and_folder(archive, tmp_path):
-    x, y = load_cifar10(archive, check_md5=False)
-    assert x.shape == (25, 32, 32, 3) and x.dtype == torch.uint8 and y.dtype == torch.int64
-    xt, yt = load_cifar10(tmp_path, train=False, check_md5=False)
-    assert xt.shape == (10, 32, 32, 3) and int(yt.max()) < len(CIFAR10_CLASSES)
-    with tarfile.open(archive) as tf: tf.extractall(tmp_path / 'out', filter='data')
-    assert torch.equal(load_cifar10(tmp_path / 'out')[0], x)
-    assert torch.equal(load_cifar10(tmp_path / 'out' / 'cifar-10-batches-py', train=False)[1], yt)
-
-
-def test_bad_archives(archive, tmp_path):
-    with pytest.raises(ValueError, match='check_md5=False'): load_cifar10(archive)
-    cut = tmp_path / 'cut.tar.gz'
-    cut.write_bytes(archive.read_bytes()[:5000])
-    with pytest.raises(ValueError, match='truncated'): load_cifar10(cut, check_md5=False)
-    with pytest.raises(FileNotFoundError, match='download=True'): load_cifar10(tmp_path / 'nothing')
-
-
-class _Evil:
-    def __reduce__(self): return (exec, ("raise SystemExit('unpickled!')",))
-
-
-def test_malicious_pickle_refused(tmp_path):
-    folder = tmp_path / 'cifar-10-batches-py'
-    folder.mkdir()
-    (folder / 'test_batch').write_bytes(pickle.dumps(_Evil()))
-    with pytest.raises(ValueError, match='refusing to load the pickle global builtins.exec'):
-        load_cifar10(tmp_path, train=False)
-
-
+# appendix A5 tests reading, bad archives, unsafe pickles and a failed download; here: a download that succeeds
 def test_download(archive, tmp_path):
-    with pytest.raises(ConnectionError, match='put it at'):
-        download_cifar10(tmp_path / 'dl' / 'x.tar.gz', url='http://127.0.0.1:9/x.tar.gz', timeout=2)
-    assert list((tmp_path / 'dl').iterdir()) == []
     got = download_cifar10(tmp_path / 'dl' / 'x.tar.gz', url=archive.as_uri())   # file:// exercises the same path
     assert got.read_bytes() == archive.read_bytes()
 

@@ -4,11 +4,10 @@ Usage: python tools/run_nb.py nbs/02_model.ipynb [more.ipynb ...] [--flags "slow
 Cells marked `#| slow`, `#| cuda` or `#| notest` are skipped unless listed in --flags; then run `nbdev_clean`.
 Prints each notebook's time and its slowest cells.
 """
-import argparse, os, sys, time
+import argparse, os, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
-from nbdev.process import NBProcessor
 from nbdev.config import get_config
 
 ap = argparse.ArgumentParser()
