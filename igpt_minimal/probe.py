@@ -36,7 +36,7 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
     for i in range(0, len(seqs), batch_size):
         x = seqs[i:i + batch_size].to(dev).long()
         if causal:                                                             # [SOS, x1 .. x(n-1)]
-            x = torch.cat([x.new_full((len(x), 1), model.sos_id), x[:, :-1]], 1)
+            x = model.ar_input(x)
         h = model.wte(x) + model.wpe.weight[:x.shape[1]]                       # hidden[0], (B, T, C)
         for l in range(max(layers) + 1):
             if l > 0: h = model.blocks[l - 1](h, causal)                      # hidden[l]
