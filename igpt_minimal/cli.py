@@ -143,7 +143,7 @@ def cmd_probe(a):
     model, cfg, _ = load_model(a.ckpt, setup_device(a.device).device)
     run = _run_of(a.ckpt)
     plot = Path(a.plot) if a.plot else run/'probe_layers.png'
-    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.n_layer), a.data_path, plot)
+    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot)
     print(format_probe(r) + f"\nplot: {plot}")
     write_text(run/'probe.json', json.dumps(r, indent=1))
 

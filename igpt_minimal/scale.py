@@ -72,7 +72,7 @@ def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     if gpu not in GPU_PEAK_BF16:
         raise ValueError(f"unknown GPU {gpu!r}; choose one of {', '.join(GPU_PEAK_BF16)}")
     if not 0 < mfu <= 1: raise ValueError(f"mfu must be in (0, 1], got {mfu}")
-    mc = cfg.model_config()
+    mc = cfg.model
     with torch.device('meta'): n = count_params(IGPT(mc))
     T, d, L = mc.n_positions, mc.n_embd, mc.n_layer
     # causal attention: half the T×T scores
@@ -88,7 +88,8 @@ def format_plan(name:str, cfg, p:dict) -> str:
     "A readable report of `plan`."
     gb = lambda b: f'{b / 2**30:.1f} GiB'
     return '\n'.join([
-        f"preset {name}: {cfg.n_layer} x {cfg.n_embd}, {cfg.n_head} heads, {cfg.image_size}x{cfg.image_size} "
+        f"preset {name}: {cfg.model.n_layer} x {cfg.model.n_embd}, {cfg.model.n_head} heads, "
+        f"{cfg.image_size}x{cfg.image_size} "
         f"({cfg.image_size**2} tokens), {cfg.n_colors} colours, {cfg.objective.upper()}",
         f"  parameters            {p['params'] / 1e6:,.1f}M",
         f"  FLOPs per token       {p['flops_per_token'] / 1e9:,.3f} GFLOP (6N + attention)",

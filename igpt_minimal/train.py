@@ -5,7 +5,7 @@
 # %% ../nbs/04_train.ipynb #a1ff0a95
 from __future__ import annotations
 import contextlib, json, math, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -24,23 +24,26 @@ from .runfiles import (atomic_write, write_text, RunLock, latest_checkpoint, tri
                                    all_finite, CKPT_NAME, PREV_NAME)
 
 # %% auto #0
-__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'TrainConfig', 'get_preset', 'load_images',
-           'prepare_data', 'split_args', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint', 'load_model',
-           'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
+__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'model_shape', 'TrainConfig', 'get_preset',
+           'load_images', 'prepare_data', 'split_args', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint',
+           'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 # name -> colour channels ('images': 1 or 3, read from the files)
 DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3, 'images': None}
 
+_SHAPE = ('image_size', 'n_colors', 'n_embd', 'n_layer', 'n_head')
+
+def model_shape(image_size:int, n_colors:int, n_embd:int, n_layer:int, n_head:int) -> IGPTConfig:
+    "The model for image_size² tokens of an n_colors palette: n_layer blocks, n_embd wide, n_head heads."
+    return IGPTConfig(n_colors=n_colors, n_positions=image_size ** 2, n_embd=n_embd, n_layer=n_layer,
+                      n_head=n_head)
+
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run."
-    data:str='digits'          # 'digits', 'fashion-mnist' or 'cifar10'
-    image_size:int=8           # images are reduced to image_size × image_size (context reduction)
-    n_colors:int=16            # palette size
-    n_embd:int=128             # model width
-    n_layer:int=4              # blocks
-    n_head:int=4               # attention heads
+    "Everything that defines a training run: the model it trains, the data and the optimisation."
+    model:IGPTConfig=field(default_factory=lambda: model_shape(8, 16, 128, 4, 4))   # side = model.side
+    data:str='digits'          # 'digits', 'fashion-mnist', 'cifar10' or 'images'
     objective:str='ar'         # 'ar' (next pixel) or 'bert' (masked pixels)
     mask_prob:float=0.15       # BERT masking probability
     batch_size:int=64          # global batch (images per optimiser step)
@@ -61,56 +64,63 @@ class TrainConfig:
     keep_best:bool=False       # also keep the weights of the best validation NLL in best.pt
 
     def __post_init__(self):
+        if isinstance(self.model, dict): self.model = IGPTConfig(**self.model)   # as asdict() stores it
         if self.data not in DATASETS:
             raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
         if self.objective not in ('ar', 'bert'):
             raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
-        for k in ('image_size', 'n_colors', 'batch_size', 'max_steps', 'eval_every', 'ckpt_every',
-                  'log_every'):
+        for k in ('batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
             if getattr(self, k) < 1:
                 raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
         if not 0 <= self.augment_pad < self.image_size:
             raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for "
                              f"{self.image_size}×{self.image_size} images, got {self.augment_pad}")
-        self.model_config()  # validates the shape
+
+    @property
+    def image_size(self) -> int: return self.model.side     # images are reduced to this side (chapter 01)
+
+    @property
+    def n_colors(self) -> int: return self.model.n_colors   # palette size
 
     @property
     def channels(self): return DATASETS[self.data]
 
-    def model_config(self) -> IGPTConfig:
-        "The model shape this run trains."
-        return IGPTConfig(n_colors=self.n_colors, n_positions=self.image_size ** 2, n_embd=self.n_embd,
-                          n_layer=self.n_layer, n_head=self.n_head)
+    @classmethod
+    def from_dict(cls, d:dict) -> TrainConfig:
+        "The config a checkpoint stores (`asdict`); older checkpoints stored the model's fields flat."
+        d = dict(d)
+        if 'model' not in d: d['model'] = model_shape(*(d.pop(k) for k in _SHAPE))
+        return cls(**d)
 
 # %% ../nbs/04_train.ipynb #211fe64c
 _CPU_RUN = dict(eval_every=10, eval_samples=64, ckpt_every=10, log_every=5)        # a few seconds
-_GPU_RUN = dict(data='cifar10', n_colors=512, n_embd=512, n_head=8, batch_size=64, lr=1e-3, warmup_steps=1000,
-                max_steps=24_000, augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000,
-                ckpt_every=1000, log_every=50)
-TRAIN_PRESETS = {
-    'tiny': dict(n_embd=32, n_layer=2, n_head=2, batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20,
-                 **_CPU_RUN),
+_GPU_RUN = dict(data='cifar10', batch_size=64, lr=1e-3, warmup_steps=1000, max_steps=24_000,
+                augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000, log_every=50)
+TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
+    'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, **_CPU_RUN),
     # digits: shape, steps, weight decay and shifts all chosen on validation (bench/digits_sweep.py)
-    'digits': dict(n_embd=96, n_layer=8, n_head=4, batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1250,
+    'digits': dict(model=(8, 16, 96, 8, 4), batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1250,
                    weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
     # shape and side chosen on validation (bench/fashion_sweep.py); steps: about 30 minutes of 2 CPU cores
-    'fashion': dict(data='fashion-mnist', image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4,
-                    batch_size=64, lr=2e-3, warmup_steps=100, max_steps=3500, keep_best=True, eval_every=250,
-                    eval_samples=2000, ckpt_every=250, log_every=25),
-    'cifar10-tiny': dict(data='cifar10', image_size=8, n_colors=16, n_embd=32, n_layer=2, n_head=2,
-                         batch_size=16, warmup_steps=5, max_steps=20, **_CPU_RUN),
+    'fashion': dict(model=(10, 16, 128, 8, 4), data='fashion-mnist', batch_size=64, lr=2e-3, warmup_steps=100,
+                    max_steps=3500, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250,
+                    log_every=25),
+    'cifar10-tiny': dict(model=(8, 16, 32, 2, 2), data='cifar10', batch_size=16, warmup_steps=5, max_steps=20,
+                         **_CPU_RUN),
     # 45,000 training images: 24,000 steps of 64 is 34 epochs, with shifts and flips, keeping the best val NLL
-    'cifar10-s': dict(_GPU_RUN, image_size=32, n_layer=24, augment_pad=4),
-    'cifar10-24gb': dict(_GPU_RUN, image_size=24, n_layer=16, micro_batch_size=32, augment_pad=3),
+    'cifar10-s': dict(_GPU_RUN, model=(32, 512, 512, 24, 8), augment_pad=4),
+    'cifar10-24gb': dict(_GPU_RUN, model=(24, 512, 512, 16, 8), micro_batch_size=32, augment_pad=3),
 }
 
 def get_preset(name:str, **overrides) -> TrainConfig:
-    "The named training preset, with optional field overrides."
+    "The named preset; overrides name TrainConfig fields or the model's (image_size, n_colors, n_embd, ...)."
     if name not in TRAIN_PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
-    return TrainConfig(**{**TRAIN_PRESETS[name], **overrides})
+    p = dict(TRAIN_PRESETS[name])
+    shape = {**dict(zip(_SHAPE, p.pop('model'))), **{k: overrides.pop(k) for k in _SHAPE if k in overrides}}
+    return TrainConfig(**{**p, 'model': model_shape(**shape), **overrides})
 
 # %% ../nbs/04_train.ipynb #5df9d16b
 def _atomic_save_npy(path:Path, arr:np.ndarray):
@@ -233,8 +243,8 @@ def load_checkpoint(path) -> dict:
 def load_model(path, device='cpu') -> tuple[IGPT, TrainConfig, dict]:
     "The trained model (eval mode), its TrainConfig and the raw checkpoint at `path`."
     state = load_checkpoint(path)
-    cfg = TrainConfig(**state['config'])
-    model = IGPT(cfg.model_config())
+    cfg = TrainConfig.from_dict(state['config'])
+    model = IGPT(cfg.model)
     try: model.load_state_dict(state['model'])
     except RuntimeError as e:
         first = str(e).splitlines()[0]
@@ -301,10 +311,10 @@ def _resume_state(cfg:TrainConfig, out, resume:bool):
     if 'optimizer' not in state or 'rng' not in state:
         raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from "
                          "it exactly; start a new run (drop --resume)")
-    old = TrainConfig(**state['config'])
-    if old.model_config() != cfg.model_config() or old.objective != cfg.objective:
+    old = TrainConfig.from_dict(state['config'])
+    if old.model != cfg.model or old.objective != cfg.objective:
         raise ValueError(f"the checkpoint in {out} was trained with a different model or objective "
-                         f"({old.model_config()}, {old.objective}); resume with the same preset")
+                         f"({old.model}, {old.objective}); resume with the same preset")
     return state
 
 # %% ../nbs/04_train.ipynb #f09d1fd8
@@ -328,7 +338,7 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
 def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress,
            t_start) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = IGPT(cfg.model_config()).to(rt.device)
+    model = IGPT(cfg.model).to(rt.device)
     opt = make_optimizer(model, cfg, rt)
     gen, step = torch.Generator().manual_seed(cfg.seed), 0
     if state is not None:

@@ -42,9 +42,9 @@ def test_refusals_on_resume(tmp_path, tokens):
 
 def test_bad_checkpoint_files(tmp_path):
     cfg = get_preset('tiny')
-    save_checkpoint(tmp_path / 'ckpt.pt', model=IGPT(cfg.model_config()).state_dict(), config=asdict(cfg), step=3)
+    save_checkpoint(tmp_path / 'ckpt.pt', model=IGPT(cfg.model).state_dict(), config=asdict(cfg), step=3)
     model, c, state = load_model(tmp_path)
-    assert state['step'] == 3 and c.n_embd == 32
+    assert state["step"] == 3 and c.model.n_embd == 32
     (tmp_path / 'bad.pt').write_bytes(b'not a checkpoint')
     with pytest.raises(ValueError, match='not a readable igpt_minimal checkpoint'):
         load_checkpoint(tmp_path / 'bad.pt')

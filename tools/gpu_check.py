@@ -95,7 +95,7 @@ def part_sample(a, tmp):
     from igpt_minimal.train import get_preset
     from igpt_minimal.sample import generate
     cfg = get_preset('cifar10-tiny' if a.tiny else 'cifar10-s')
-    m = IGPT(cfg.model_config()).to(a.dev).eval()
+    m = IGPT(cfg.model).to(a.dev).eval()
     B, T = (4, cfg.image_size ** 2)
     g = torch.Generator(a.dev).manual_seed(0)
     out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g)   # warm-up
