@@ -3,7 +3,7 @@ from dataclasses import asdict
 import torch, pytest
 from igpt_minimal.model import IGPT
 from igpt_minimal.train import (get_preset, train, prepare_data, load_checkpoint, save_checkpoint, load_model,
-                                CKPT_NAME)
+                                TrainConfig, CKPT_NAME)
 
 
 @pytest.fixture(scope='module')
@@ -14,7 +14,7 @@ def tokens():
 def test_resume_equals_uninterrupted(tmp_path, tokens):
     cfg = get_preset('tiny', max_steps=8, ckpt_every=2, objective='bert')
     whole = train(cfg, tokens, out_dir=tmp_path / 'a', progress=False).model
-    train(cfg, tokens, out_dir=tmp_path / 'b', until=5, progress=False)   # stops after step 5; checkpoint at 5
+    train(cfg, tokens, out_dir=tmp_path / "b", until=5, progress=False)   # stops after step 5, saved
     assert load_checkpoint(tmp_path / 'b')['step'] == 5
     resumed = train(cfg, tokens, out_dir=tmp_path / 'b', resume=True, progress=False).model
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
@@ -64,3 +64,11 @@ def test_token_cache_refuses_other_presets(tmp_path):
         prepare_data(get_preset('tiny', data='fashion-mnist'), tmp_path)
     with pytest.raises(ValueError, match='pass data_path'):
         prepare_data(get_preset('cifar10-tiny'))
+
+
+def test_older_checkpoints_flat_config():
+    "Before TrainConfig held an IGPTConfig, checkpoints stored the model's fields flat, as runs/fashion/model.pt does."
+    cfg = get_preset('fashion')
+    flat = {k: v for k, v in asdict(cfg).items() if k != 'model'}
+    flat.update(image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4)
+    assert TrainConfig.from_dict(flat) == cfg and TrainConfig.from_dict(asdict(cfg)) == cfg
