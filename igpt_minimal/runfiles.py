@@ -7,11 +7,12 @@ from __future__ import annotations
 import json, os, socket
 from pathlib import Path
 from typing import Callable
+import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CKPT_NAME', 'PREV_NAME', 'atomic_write', 'write_text', 'latest_checkpoint', 'RunInUse', 'RunLock', 'trim_metrics',
-           'all_finite']
+__all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'atomic_write', 'write_text', 'latest_checkpoint',
+           'save_checkpoint', 'load_checkpoint', 'save_npy', 'RunInUse', 'RunLock', 'trim_metrics', 'all_finite']
 
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
@@ -36,12 +37,43 @@ def write_text(path, text:str) -> Path:
 
 # %% ../nbs/A1_runfiles.ipynb #55cd2c75
 CKPT_NAME, PREV_NAME = 'ckpt.pt', 'ckpt-prev.pt'   # newest full training state; the one before it
+BEST_NAME, WEIGHTS_NAME = 'best.pt', 'model.pt'   # best validation NLL; weights only (CKPT_NAME: full state)
 
 def latest_checkpoint(out) -> Path|None:
     "The newest complete checkpoint in run directory `out`: ckpt.pt, else ckpt-prev.pt, else None."
     for name in (CKPT_NAME, PREV_NAME):
         if (Path(out)/name).exists(): return Path(out)/name
     return None
+
+def save_checkpoint(path, keep=None, **state):
+    "Write `state` to `path` atomically (temp file + rename); the file it replaces is renamed to `keep`."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
+
+def load_checkpoint(path) -> dict:
+    "Read a checkpoint safely; a directory means its ckpt.pt, or else its weights-only model.pt."
+    path = Path(path)
+    if path.is_dir():
+        weights_only = not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists()
+        path = path/WEIGHTS_NAME if weights_only else path/CKPT_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
+                                "--ckpt at a run directory")
+    try: state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable igpt_minimal checkpoint ({type(e).__name__}); it may be "
+                         "truncated or from another program") from None
+    missing = {'model', 'config', 'step'} - set(state) if isinstance(state, dict) else {'model'}
+    if missing:
+        raise ValueError(f"{path} is not an igpt_minimal checkpoint (missing {sorted(missing)})")
+    return state
+
+def save_npy(path, arr:np.ndarray):
+    "`np.save` by rename."
+    def write(tmp):
+        with open(tmp, 'wb') as f: np.save(f, arr)
+    atomic_write(path, write)
 
 # %% ../nbs/A1_runfiles.ipynb #946427a5
 class RunInUse(RuntimeError): "Another process is writing this run directory."

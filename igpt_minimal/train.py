@@ -20,13 +20,13 @@ from .model import IGPT, IGPTConfig, check_tokens
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device
-from .runfiles import (atomic_write, write_text, RunLock, latest_checkpoint, trim_metrics,
-                                   all_finite, CKPT_NAME, PREV_NAME)
+from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
+                                   save_checkpoint, load_checkpoint, CKPT_NAME, PREV_NAME, BEST_NAME)
 
 # %% auto #0
-__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'BEST_NAME', 'WEIGHTS_NAME', 'model_shape', 'TrainConfig', 'get_preset',
-           'load_images', 'prepare_data', 'split_args', 'warmup_cosine', 'lr_at', 'save_checkpoint', 'load_checkpoint',
-           'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train', 'read_metrics', 'plot_losses']
+__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data',
+           'split_args', 'warmup_cosine', 'lr_at', 'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train',
+           'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 # name -> colour channels ('images': 1 or 3, read from the files)
@@ -123,11 +123,6 @@ def get_preset(name:str, **overrides) -> TrainConfig:
     return TrainConfig(**{**p, 'model': model_shape(**shape), **overrides})
 
 # %% ../nbs/04_train.ipynb #5df9d16b
-def _atomic_save_npy(path:Path, arr:np.ndarray):
-    def write(tmp):
-        with open(tmp, 'wb') as f: np.save(f, arr)
-    atomic_write(path, write)
-
 def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, download:bool=False,
                 size:int|None=None, skip_bad:bool=False):
     "uint8 images (N, H, W, C) and int64 labels of the named dataset's published training or test split."
@@ -192,8 +187,8 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         res[f'labels_{s}'] = torch.as_tensor(labels, dtype=torch.int64)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for n in _CACHE: _atomic_save_npy(out/f'{n}.npy', res[n].numpy())
-        _atomic_save_npy(out/'palette.npy', palette.numpy())
+        for n in _CACHE: save_npy(out/f'{n}.npy', res[n].numpy())
+        save_npy(out/'palette.npy', palette.numpy())
         key = dict(_data_key(cfg), source=_source(data_path), classes=res['classes'])
         write_text(out/'data.json', json.dumps(key))                   # last: marks the cache whole
     return res
@@ -214,32 +209,6 @@ def lr_at(step:int, cfg:TrainConfig) -> float:
     return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.max_steps)
 
 # %% ../nbs/04_train.ipynb #1add9442
-BEST_NAME, WEIGHTS_NAME = 'best.pt', 'model.pt'   # best validation NLL; weights only (CKPT_NAME: full state)
-
-def save_checkpoint(path, keep=None, **state):
-    "Write `state` to `path` atomically (temp file + rename); the file it replaces is renamed to `keep`."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
-
-def load_checkpoint(path) -> dict:
-    "Read a checkpoint safely; a directory means its ckpt.pt, or else its weights-only model.pt."
-    path = Path(path)
-    if path.is_dir():
-        weights_only = not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists()
-        path = path/WEIGHTS_NAME if weights_only else path/CKPT_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
-                                "--ckpt at a run directory")
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable igpt_minimal checkpoint ({type(e).__name__}); it may be "
-                         "truncated or from another program") from None
-    missing = {'model', 'config', 'step'} - set(state) if isinstance(state, dict) else {'model'}
-    if missing:
-        raise ValueError(f"{path} is not an igpt_minimal checkpoint (missing {sorted(missing)})")
-    return state
-
 def load_model(path, device='cpu') -> tuple[IGPT, TrainConfig, dict]:
     "The trained model (eval mode), its TrainConfig and the raw checkpoint at `path`."
     state = load_checkpoint(path)

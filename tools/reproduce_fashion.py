@@ -20,7 +20,8 @@ from igpt_minimal.losses import bits_per_token
 from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
-from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, save_checkpoint, split_args, WEIGHTS_NAME
+from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
+from igpt_minimal.runfiles import save_checkpoint, WEIGHTS_NAME
 from igpt_minimal.scale import plan
 
 import argparse
