@@ -1,5 +1,5 @@
-"""Tests of the installed igpt_minimal.probe. nbs/06_probe.ipynb checks the features against the model's hidden states
-and the probe against scikit-learn; nbs/A9_evaluation.ipynb the layer choice and the report."""
+"""Tests of the installed igpt_minimal.probe. nbs/06_probe.ipynb checks the features against the model's hidden states,
+the probe against scikit-learn and early stopping; nbs/A9_evaluation.ipynb the layer choice and the report."""
 import pytest
 import torch
 from igpt_minimal.model import IGPT, IGPTConfig
@@ -45,6 +45,22 @@ def test_bad_input(bad, msg):
     assert msg in str(e.value)
 
 
+def test_which_norm_cannot_change_a_probe():
+    """Features through norm_f or through block 3's own input norm (the paper's literal n^2): the RMSNorms differ only
+    in a per-channel gain, so the standardised features agree up to each channel's sign and a probe predicts the same."""
+    m, g = small_model(), torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for norm in (m.norm_f, m.blocks[2].norm1): norm.weight.copy_(torch.randn(32, generator=g))   # signs differ
+    x, y = torch.randint(0, 16, (150, 16), generator=g), torch.arange(150) % 3
+    with torch.no_grad(): lit = m.blocks[2].norm1(m(x, return_hidden=True)[1][2]).mean(1)
+    ours = extract_features(m, x, 2)
+    z = lambda a: (a - a.mean(0)) / a.std(0)
+    sign = torch.sign(m.norm_f.weight * m.blocks[2].norm1.weight).detach()
+    assert (sign < 0).any() and torch.allclose(z(ours) * sign, z(lit), atol=1e-3)
+    a, b = (linear_probe(f[:100], y[:100], f[100:], y[100:], f[100:], y[100:], l2s=(1.0,), max_iter=500) for f in (ours, lit))
+    assert abs(a.val_loss - b.val_loss) < 1e-3 and (a.test_correct != b.test_correct).sum() <= 1   # L-BFGS round-off
+
+
 def test_probe_layers_and_plot(tmp_path):
     m = small_model()
     x, y = torch.randint(0, 16, (90, 16)), torch.arange(90) % 3
@@ -75,3 +91,17 @@ def test_finetune_copies_and_learns():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())   # the caller's model is untouched
     with pytest.raises(ValueError) as e: finetune(m, x, y[:5], x, y, steps=1)
     assert 'train_x has 64 rows but train_y has 5 labels' in str(e.value)
+    with pytest.raises(ValueError) as e: finetune(m, x, y, x, y, gen_weight=-1)
+    assert 'gen_weight must be >= 0' in str(e.value)
+
+
+def test_finetune_augment_hook_and_schedule():
+    "`augment` is called on every training batch; validation is scored every `eval_every` steps; no test split, no score."
+    m, calls = small_model(), []
+    def flip_rows(x):
+        calls.append(x.shape)
+        return x.view(len(x), 4, 4).flip(2).reshape(len(x), 16)
+    x, y = torch.randint(0, 16, (60, 16), generator=torch.Generator().manual_seed(0)), torch.arange(60) % 2
+    r = finetune(m, x[:40], y[:40], x[40:], y[40:], steps=6, eval_every=2, batch_size=16, augment=flip_rows)
+    assert calls == [(16, 16)] * 6 and [s for s, _ in r.val_history] == [2, 4, 6]
+    assert r.test_accuracy is None and r.test_correct is None
