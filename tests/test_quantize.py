@@ -1,6 +1,6 @@
-"""Edge cases and bad input for igpt_minimal.quantize. The lesson's behaviours (nearest centre, k-means++, Lloyd's step,
-lossless round trips) are tested in nbs/00_quantize.ipynb; fit_palette's agreement with scikit-learn and its
-determinism in nbs/A7_kmeans.ipynb."""
+"""Edge cases, bad input and file round trips for igpt_minimal.quantize. The lesson's behaviours (nearest centre,
+k-means++, Lloyd's step, quantize/dequantize) are tested in nbs/00_quantize.ipynb; fit_palette's agreement with
+scikit-learn and its determinism in nbs/A7_kmeans.ipynb."""
 import re
 import numpy as np, pytest, torch
 from igpt_minimal.quantize import (quantize, dequantize, save_palette, load_palette, to_unit, from_unit, check_images,
@@ -12,6 +12,17 @@ def _painted(n_colours=20, n=10, seed=0):
     g = torch.Generator().manual_seed(seed)
     colours = torch.randint(0, 256, (n_colours, 3), dtype=torch.uint8, generator=g)
     return colours[torch.randint(0, n_colours, (n, 8, 8), generator=g)]
+
+
+def test_lossless_round_trip():
+    "A palette with as many colours as the images hold reproduces them bit for bit, also images using fewer."
+    g = torch.Generator().manual_seed(0)
+    colours = torch.randint(0, 256, (20, 3), dtype=torch.uint8, generator=g)
+    painted = colours[torch.randint(0, 20, (10, 8, 8), generator=g)]          # (10, 8, 8, 3), 20 colours
+    pal20 = fit_palette(painted, n_colors=20)
+    assert torch.equal(dequantize(quantize(painted, pal20), pal20), painted)
+    fewer = colours[torch.randint(0, 5, (3, 8, 8), generator=g)]              # only 5 of the 20 colours, as numpy
+    assert torch.equal(dequantize(quantize(fewer.numpy(), pal20), pal20), fewer)
 
 
 def test_grayscale_and_float_pixels():
