@@ -63,11 +63,13 @@ def cmd_train(a):
     rt = setup_device(a.device)
     with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
         ck = latest_checkpoint(out) if a.resume else None
-        try: prev = load_checkpoint(ck) if ck is not None else None
+        # memory-mapped: only the step and config are read here; train() reads the weights
+        try: prev = load_checkpoint(ck, mmap=True) if ck is not None else None
         except ValueError: prev = None              # unreadable: train() says so and uses ckpt-prev.pt
         start = prev['step'] if prev else 0
         if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
             cfg = replace(cfg, max_steps=prev['config']['max_steps'])
+        del prev                                    # unmap the file before train() replaces it
         # rank 0 prepares the token cache first
         if rt.distributed and not rt.is_main: torch.distributed.barrier()
         data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download,

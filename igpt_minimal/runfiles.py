@@ -51,8 +51,8 @@ def save_checkpoint(path, keep=None, **state):
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
 
-def load_checkpoint(path) -> dict:
-    "Read a checkpoint safely; a directory means its ckpt.pt, or else its weights-only model.pt."
+def load_checkpoint(path, mmap:bool=False) -> dict:
+    "Read a checkpoint safely; a directory means its ckpt.pt, else model.pt. `mmap`: read tensors lazily."
     path = Path(path)
     if path.is_dir():
         weights_only = not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists()
@@ -60,7 +60,7 @@ def load_checkpoint(path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
                                 "--ckpt at a run directory")
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
+    try: state = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as e:
         raise ValueError(f"{path} is not a readable igpt_minimal checkpoint ({type(e).__name__}); it may be "
                          "truncated or from another program") from None

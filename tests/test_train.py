@@ -54,6 +54,9 @@ def test_bad_checkpoint_files(tmp_path):
     (tmp_path / 'cut.pt').write_bytes(raw[:len(raw) // 2])
     with pytest.raises(ValueError, match='may be truncated'):
         load_checkpoint(tmp_path / 'cut.pt')
+    with pytest.raises(ValueError, match='may be truncated'):       # memory-mapped, as `igpt train --resume` peeks
+        load_checkpoint(tmp_path / 'cut.pt', mmap=True)
+    assert load_checkpoint(tmp_path / 'ckpt.pt', mmap=True)['step'] == 3
 
 
 def test_token_cache_refuses_other_presets(tmp_path):
