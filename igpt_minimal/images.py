@@ -4,6 +4,7 @@
 
 # %% ../nbs/A2_images.ipynb #49d99735
 from __future__ import annotations
+import functools
 from pathlib import Path
 import numpy as np
 import torch
@@ -97,8 +98,7 @@ def load_image_folder(path, # the folder (see the layout above)
         files, labels = [files[i] for i in idx], [labels[i] for i in idx] if classes else []
     if not files:
         raise ValueError(f"the {'training' if train else 'test'} split of {root} has no images: add some")
-    # decided once per folder
-    grey = all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f in every)
+    grey = _all_grey(tuple((f, *_stamp(f)) for f in every))     # one decision for the whole folder
     images, kept, bad = [], [], []
     for i, f in enumerate(files):
         try:
@@ -122,6 +122,15 @@ def _mode(f) -> str|None:
     try:
         with Image.open(f) as im: return im.mode
     except Exception: return None
+
+def _stamp(f) -> tuple[int, int]:
+    st = Path(f).stat()
+    return st.st_mtime_ns, st.st_size
+
+@functools.lru_cache(maxsize=4)
+def _all_grey(stamped:tuple) -> bool:
+    "Is every (file, mtime, size) greyscale? Cached: the test split does not read the headers again."
+    return all(_mode(f) in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F', None) for f, *_ in stamped)
 
 # %% ../nbs/A2_images.ipynb #5293dc3c
 def complete_files(model, # a trained AR IGPT

@@ -283,3 +283,21 @@ def test_unreadable_checkpoint_is_not_rotated_over_the_good_one(tmp_path, tokens
     assert res.step == 8
     # the damaged file was overwritten, not rotated onto the good step-4 state
     assert load_checkpoint(tmp_path / CKPT_NAME)['step'] == 8 and load_checkpoint(tmp_path / PREV_NAME)['step'] == 4
+
+
+def test_folder_headers_read_once(tmp_path, monkeypatch):
+    "Both splits of a folder share one greyscale decision; an edited file is looked at again."
+    from PIL import Image
+    import igpt_minimal.images as images
+    for i in range(10):
+        Image.fromarray(np.full((12, 12), 20 * i, np.uint8)).save(tmp_path / f'{i}.png')
+    calls = []
+    mode = images._mode
+    monkeypatch.setattr(images, '_mode', lambda f: calls.append(f) or mode(f))
+    xtr, _ = images.load_image_folder(tmp_path, 8, train=True)
+    xte, _ = images.load_image_folder(tmp_path, 8, train=False)
+    assert xtr.shape[-1] == xte.shape[-1] == 1 and len(calls) == 10
+    red = np.zeros((12, 12, 3), np.uint8)
+    red[..., 0] = 200
+    Image.fromarray(red).save(tmp_path / '0.png')
+    assert images.load_image_folder(tmp_path, 8, train=False)[0].shape[-1] == 3   # now a colour folder
