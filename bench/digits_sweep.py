@@ -14,7 +14,8 @@ resumes from it)
 import json
 from pathlib import Path
 from igpt_minimal.train import get_preset, prepare_data, train, SPLITS
-from igpt_minimal.probe import probe_layers, select_layer
+from igpt_minimal.probe import probe_layers
+from igpt_minimal.evaluation import select_layer
 
 SHAPES = [(4, 128), (8, 96), (12, 64)]   # (n_layer, n_embd), 4 heads: about the same time per step
 RECIPE_KEYS = ('weight_decay', 'max_steps', 'augment_pad')

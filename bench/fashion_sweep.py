@@ -10,7 +10,8 @@ import json, time
 from pathlib import Path
 import torch
 from igpt_minimal.train import get_preset, prepare_data, train, evaluate
-from igpt_minimal.probe import probe_layers, select_layer, linear_probe
+from igpt_minimal.probe import probe_layers, linear_probe
+from igpt_minimal.evaluation import select_layer
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.data import unraster
 

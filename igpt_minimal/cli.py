@@ -12,13 +12,12 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train,
-                                load_model, load_checkpoint, CKPT_NAME)
+from .train import evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, latest_checkpoint, write_text
+from .runfiles import RunInUse, RunLock, latest_checkpoint, load_checkpoint, write_text, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 

@@ -36,6 +36,8 @@ _SHAPE = ('image_size', 'n_colors', 'n_embd', 'n_layer', 'n_head')
 
 def model_shape(image_size:int, n_colors:int, n_embd:int, n_layer:int, n_head:int) -> IGPTConfig:
     "The model for image_size² tokens of an n_colors palette: n_layer blocks, n_embd wide, n_head heads."
+    for k, v in (('image_size', image_size), ('n_colors', n_colors)):
+        if not isinstance(v, int) or v < 1: raise ValueError(f"TrainConfig.{k} must be >= 1, got {v}")
     return IGPTConfig(n_colors=n_colors, n_positions=image_size ** 2, n_embd=n_embd, n_layer=n_layer,
                       n_head=n_head)
 
@@ -65,6 +67,9 @@ class TrainConfig:
 
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = IGPTConfig(**self.model)   # as asdict() stores it
+        if isinstance(self.model, (tuple, list)): self.model = model_shape(*self.model)   # as presets give it
+        if not isinstance(self.model, IGPTConfig):
+            raise TypeError(f"TrainConfig.model must be an IGPTConfig, got {type(self.model).__name__}")
         if self.data not in DATASETS:
             raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
         if self.objective not in ('ar', 'bert'):
@@ -91,13 +96,17 @@ class TrainConfig:
     def from_dict(cls, d:dict) -> TrainConfig:
         "The config a checkpoint stores (`asdict`); older checkpoints stored the model's fields flat."
         d = dict(d)
-        if 'model' not in d: d['model'] = model_shape(*(d.pop(k) for k in _SHAPE))
+        if 'model' not in d:
+            if missing := [k for k in _SHAPE if k not in d]:
+                raise ValueError(f"this config has no model and no {missing}: not an igpt_minimal run")
+            d['model'] = model_shape(*(d.pop(k) for k in _SHAPE))
         return cls(**d)
 
 # %% ../nbs/04_train.ipynb #211fe64c
 _CPU_RUN = dict(eval_every=10, eval_samples=64, ckpt_every=10, log_every=5)        # a few seconds
 _GPU_RUN = dict(data='cifar10', batch_size=64, lr=1e-3, warmup_steps=1000, max_steps=24_000,
-                augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000, log_every=50)
+                augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000,
+                log_every=50)
 TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
     'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, **_CPU_RUN),
     # digits: shape, steps, weight decay and shifts all chosen on validation (bench/digits_sweep.py)
@@ -118,8 +127,10 @@ def get_preset(name:str, **overrides) -> TrainConfig:
     "The named preset; overrides name TrainConfig fields or the model's (image_size, n_colors, n_embd, ...)."
     if name not in TRAIN_PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
-    p = dict(TRAIN_PRESETS[name])
-    shape = {**dict(zip(_SHAPE, p.pop('model'))), **{k: overrides.pop(k) for k in _SHAPE if k in overrides}}
+    p, given = dict(TRAIN_PRESETS[name]), {k: overrides.pop(k) for k in _SHAPE if k in overrides}
+    if given and 'model' in overrides:
+        raise ValueError(f"pass either model= or the model's fields {sorted(given)}, not both")
+    shape = {**dict(zip(_SHAPE, p['model'])), **given}
     return TrainConfig(**{**p, 'model': model_shape(**shape), **overrides})
 
 # %% ../nbs/04_train.ipynb #5df9d16b
@@ -173,9 +184,10 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)         # validation: a fixed 10% of the training split
     if not len(va) or not len(tr):
+        need = next(n for n in range(1, 1000) if round(n * VAL_FRAC))     # 6 at 10%: round(0.5) is 0
         raise ValueError(f"{len(y)} training images are too few: the validation split holds "
-                         f"{VAL_FRAC:.0%} of each class (rounded), so each class needs at least 5 training "
-                         f"images")
+                         f"{VAL_FRAC:.0%} of each class (rounded), so each class needs at least {need} "
+                         f"training images")
     xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
     splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))

@@ -5,9 +5,9 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np, pytest, torch
 from igpt_minimal.cli import main
-from igpt_minimal.train import (get_preset, train, prepare_data, load_checkpoint, save_checkpoint, load_model,
-                                read_metrics, CKPT_NAME)
-from igpt_minimal.runfiles import PREV_NAME, all_finite, latest_checkpoint
+from igpt_minimal.train import get_preset, train, prepare_data, load_model, read_metrics
+from igpt_minimal.runfiles import (load_checkpoint, save_checkpoint, CKPT_NAME, PREV_NAME, all_finite,
+                                   latest_checkpoint)
 from igpt_minimal.model import IGPT, IGPTConfig
 from igpt_minimal.sample import generate, complete_images
 from igpt_minimal.probe import extract_features, linear_probe, finetune, probe_layers

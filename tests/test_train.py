@@ -1,9 +1,10 @@
 "Tests of igpt_minimal.train: exact resume (BERT; chapter 04 tests AR), atomic checkpoints, refusals."
+import re
 from dataclasses import asdict
 import torch, pytest
-from igpt_minimal.model import IGPT
-from igpt_minimal.train import (get_preset, train, prepare_data, load_checkpoint, save_checkpoint, load_model,
-                                TrainConfig, CKPT_NAME)
+from igpt_minimal.model import IGPT, IGPTConfig
+from igpt_minimal.train import get_preset, train, prepare_data, load_model, TrainConfig
+from igpt_minimal.runfiles import load_checkpoint, save_checkpoint, CKPT_NAME
 
 
 @pytest.fixture(scope='module')
@@ -75,3 +76,20 @@ def test_older_checkpoints_flat_config():
     flat = {k: v for k, v in asdict(cfg).items() if k != 'model'}
     flat.update(image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4)
     assert TrainConfig.from_dict(flat) == cfg and TrainConfig.from_dict(asdict(cfg)) == cfg
+
+
+@pytest.mark.parametrize('over, err, msg', [
+    (dict(image_size=-8), ValueError, 'TrainConfig.image_size must be >= 1, got -8'),
+    (dict(image_size=0), ValueError, 'TrainConfig.image_size must be >= 1, got 0'),
+    (dict(n_colors=0), ValueError, 'TrainConfig.n_colors must be >= 1, got 0'),
+    (dict(model='8x8'), TypeError, 'TrainConfig.model must be an IGPTConfig, got str'),
+    (dict(model=IGPTConfig(n_colors=16, n_positions=64), n_embd=64), ValueError, 'not both'),
+])
+def test_bad_config(over, err, msg):
+    with pytest.raises(err, match=re.escape(msg)):
+        get_preset('tiny', **over)
+
+
+def test_config_from_flat_dict_missing_fields():
+    with pytest.raises(ValueError, match='not an igpt_minimal run'):
+        TrainConfig.from_dict({'data': 'digits'})

@@ -17,7 +17,8 @@ from igpt_minimal.probe import run_probe, probe_model_and_pixels
 from igpt_minimal.data import unraster, split_train_val, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, probe_report, plot_probe_layers, paired_difference, wilson_interval, finetune
+from igpt_minimal.probe import linear_probe, finetune
+from igpt_minimal.evaluation import probe_report, plot_probe_layers, paired_difference, wilson_interval
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
