@@ -1,7 +1,7 @@
 """Choose the `fashion` preset's image size and shape on the validation split (chapter 09).
 
-Every candidate pretrains for about the same CPU time (3.5 minutes on 2 cores here: steps sized from measured step
-times), then is judged on validation only: NLL on 2,000 validation images and the linear probe of every layer
+Every candidate pretrains for a step count fixed in advance from measured step times (3.3 to 5.1 minutes on 2 cores
+here), then is judged on validation only: NLL on 2,000 validation images and the linear probe of every layer
 (fitted on a 10,000-image subset of the training split, λ and layer chosen on validation). No test image is read.
 
 Run: python bench/fashion_sweep.py  (about 25 minutes on 2 CPU cores; writes bench/fashion_sweep.json)
