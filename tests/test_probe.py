@@ -22,6 +22,16 @@ def blobs(n=300, d=20, k=4, seed=0):
     return means[y] + torch.randn(n, d, generator=g), y
 
 
+def test_no_test_split_and_feature_types():
+    "Without a test split the probe scores nothing; features come back float32 on the CPU, whatever the model's dtype."
+    x, y = blobs(n=60)
+    r = linear_probe(x[:40], y[:40], x[40:], y[40:])
+    assert r.test_accuracy is None and r.test_correct is None and 0 < r.val_accuracy <= 1
+    m, toks = small_model().to(torch.bfloat16), torch.randint(0, 16, (5, 16))
+    feats = [extract_features(m, toks, 2), *extract_features(m, toks, [0, 3]).values()]
+    assert all(f.shape == (5, 32) and f.dtype == torch.float32 and f.device.type == 'cpu' for f in feats)
+
+
 def test_lambda_is_chosen_on_validation_not_test():
     "Swapping in a different test split changes no choice: only the test score."
     x, y = blobs(n=500)
