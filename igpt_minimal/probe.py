@@ -15,8 +15,6 @@ from .train import warmup_cosine, prepare_data, split_args
 from .data import unraster
 from .quantize import dequantize, default_device
 from .evaluation import check_layers, check_splits, count_classes, plot_probe_layers, probe_report
-# re-exported: probe's users need not know which module holds them
-from .evaluation import select_layer, wilson_interval, paired_difference
 
 # %% auto #0
 __all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'FinetuneResult', 'finetune',

@@ -3,8 +3,8 @@ the probe against scikit-learn and early stopping; nbs/A9_evaluation.ipynb the l
 import pytest
 import torch
 from igpt_minimal.model import IGPT, IGPTConfig
-from igpt_minimal.probe import (extract_features, linear_probe, probe_layers, plot_probe_layers, finetune, select_layer,
-                                probe_report, wilson_interval)
+from igpt_minimal.probe import extract_features, linear_probe, probe_layers, finetune
+from igpt_minimal.evaluation import plot_probe_layers, select_layer, probe_report, wilson_interval
 
 
 def small_model(seed=0):
