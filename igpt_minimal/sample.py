@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from fastcore.basics import patch
-from .quantize import quantize, dequantize
+from .quantize import quantize, dequantize, show_images
 from .data import raster, unraster
 from .model import IGPT, check_tokens
 
@@ -111,27 +111,11 @@ def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None
 
 # %% ../nbs/05_sample.ipynb #5a91dfb0
 def completion_grid(images, completions, keep_rows:int|None=None, path=None, scale:float=0.6):
-    "Figure: original | kept top half | completions, one row per image; a PNG at `path` if given."
-    import matplotlib.pyplot as plt
-    images, completions = np.asarray(images), np.asarray(completions)
-    N, S, H = completions.shape[0], completions.shape[1], completions.shape[2]
-    keep_rows = H // 2 if keep_rows is None else keep_rows
-    half = images.copy()
-    half[:, keep_rows:] = 0
-    cols = [images, half] + [completions[:, s] for s in range(S)]
-    titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)]
-    fig, axs = plt.subplots(N, len(cols), figsize=(scale * len(cols) + 0.4, scale * N + 0.4), squeeze=False)
-    for i in range(N):
-        for j, col in enumerate(cols):
-            im = col[i]
-            ax = axs[i, j]
-            ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap='gray', vmin=0, vmax=255,
-                      interpolation='nearest')
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0: ax.set_title(titles[j], fontsize=7)
-    fig.tight_layout(pad=0.2)
-    if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-    return fig
+    "Original | kept top half | completions, one row per image (chapter 00's `show_images`); a PNG at `path`."
+    images, completions = torch.as_tensor(np.asarray(images)), torch.as_tensor(np.asarray(completions))
+    N, S, H = completions.shape[:3]
+    given = images.clone()
+    given[:, H // 2 if keep_rows is None else keep_rows:] = 0
+    rows = torch.cat([images[:, None], given[:, None], completions], 1)          # (N, S + 2, H, W, C)
+    titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)] + [''] * ((N - 1) * (S + 2))
+    show_images(rows.flatten(0, 1), titles, ncols=S + 2, path=path, scale=scale)
