@@ -62,8 +62,8 @@ def load_digits(train:bool=True, # the training split (1,437 images) or the test
 VAL_FRAC, SPLIT_SEED = 0.1, 0   # every dataset's validation split: 10% of each class, seed 0
 
 def split_train_val(labels, # integer class labels (N,) of a published training split
-                    val_frac:float=0.1, # share of every class held out for validation
-                    seed:int=0, # fixes the split; the same for every run of a dataset
+                    val_frac:float=VAL_FRAC, # share of every class held out for validation
+                    seed:int=SPLIT_SEED, # fixes the split; the same for every run of a dataset
                    ) -> tuple[torch.Tensor, torch.Tensor]: # sorted indices (train, val)
     "A fixed, stratified split of a training set into train and validation indices."
     y = torch.as_tensor(labels)
