@@ -1,4 +1,4 @@
-"""Choose the fine-tuning learning rate of chapter 09's Fashion-MNIST run on the validation split.
+"""Choose the fine-tuning learning rate of chapter 08's Fashion-MNIST run on the validation split.
 
 Fine-tunes the committed AR model (runs/fashion/model.pt) with L_CLF + L_GEN for 500 steps at peak learning rates
 {1e-3, 2e-3, 4e-3} (W_clf's rate is 10x, as in tools/reproduce_fashion.py), evaluating validation accuracy every 100

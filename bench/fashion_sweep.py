@@ -1,4 +1,4 @@
-"""Choose the `fashion` preset's image size and shape on the validation split (chapter 09).
+"""Choose the `fashion` preset's image size and shape on the validation split (chapter 08).
 
 Every candidate pretrains for a step count fixed in advance from measured step times (3.3 to 5.1 minutes on 2 cores
 here), then is judged on validation only: NLL on 2,000 validation images and the linear probe of every layer

@@ -1,4 +1,4 @@
-"""Reproduce chapter 09's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
+"""Reproduce chapter 08's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
 completions, linear probes of every layer (choices on validation, test once), pixel baselines, fine-tuning.
 
 Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N] [--finetune-lr LR]
@@ -67,7 +67,7 @@ if 'test_nll_bits_per_token' not in m:                            # 2. the test 
     stage('test NLL')
     nll = evaluate(model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))
     val = evaluate(model, data['tokens_val'], replace(cfg, eval_samples=len(data['tokens_val'])))
-    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg)   # what chapter 09 recomputes from the committed weights
+    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg)   # what chapter 08 recomputes from the committed weights
     m.update(steps=state['step'], test_nll_nats_per_token=nll, test_nll_bits_per_token=bits_per_token(nll), val_nll_bits_per_token=bits_per_token(val))
     save_checkpoint(run/WEIGHTS_NAME, model=model.state_dict(), config=state['config'], step=state['step'], palette=state['palette']); save()
 if not (run/'completions.png').exists():                          # 3. completions of real test images, top half given
