@@ -118,4 +118,5 @@ def completion_grid(images, completions, keep_rows:int|None=None, path=None, sca
     given[:, H // 2 if keep_rows is None else keep_rows:] = 0
     rows = torch.cat([images[:, None], given[:, None], completions], 1)          # (N, S + 2, H, W, C)
     titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)] + [''] * ((N - 1) * (S + 2))
-    show_images(rows.flatten(0, 1), titles, ncols=S + 2, path=path, scale=scale)
+    size = (scale * (S + 2) + 0.4, scale * N + 0.4)                           # a little room for the titles
+    show_images(rows.flatten(0, 1), titles, ncols=S + 2, figsize=size, path=path)
