@@ -183,7 +183,7 @@ class IGPT(nn.Module):
         nn.init.zeros_(self.head.weight)
 
     def _body(self, h, causal:bool, cache=None, return_hidden:bool=False):
-        "Token embeddings h (B, T, C) -> logits: positions, blocks, norm, head (`decode` reuses it)."
+        "Token embeddings h (B, T, C) -> logits: positions, blocks, norm, head (chapter 05's `decode` reuses it)."
         T, past = h.shape[1], (0 if cache is None else cache.pos)
         if past + T > self.config.n_positions:
             raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")

@@ -94,7 +94,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
-        "The config a checkpoint stores (`asdict`); older checkpoints stored the model's fields flat."
+        "A checkpoint's config: `asdict` output, or the flat layout of checkpoints made before December 2026."
         d = dict(d)
         if 'model' not in d:
             if missing := [k for k in _SHAPE if k not in d]:
