@@ -135,8 +135,8 @@ def format_probe(r:dict) -> str:
     d, ci = r['probe_minus_pixel'], r['probe_minus_pixel_ci95']
     rows.append(f"layer {r['probe_layer']}: {_pct_ci(r['probe_test_accuracy'], r['probe_test_ci95'])} "
                 f"vs pixels {_pct_ci(r['pixel_test_accuracy'], r['pixel_test_ci95'])} "
-                f"on {r['n_test']} test images (95% intervals); difference {d:+.1%} "
-                f"[{ci[0]:+.1%}, {ci[1]:+.1%}] paired, McNemar p = {r['mcnemar_p']:.2g}")
+                f"on {r['n_test']} test images (95% intervals); difference {100 * d:+.1f} points "
+                f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] paired, McNemar p = {r['mcnemar_p']:.2g}")
     return '\n'.join(rows)
 
 def cmd_probe(a):
