@@ -139,12 +139,14 @@ def check_tokens(x, n_colors:int, n_positions:int):
         raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: "
                          f"reduce the image size or use a config with more positions")
     if x.device.type != 'cpu': return    # reading values back would stall a GPU: train() checks its data once
-    if x.numel() and x.max() == n_colors and x.min() >= 0:
+    if not x.numel(): return
+    lo, hi = (int(v) for v in torch.aminmax(x))                 # one pass over the ids
+    if hi == n_colors and lo >= 0:
         raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: "
                          f"pass image tokens 0..{n_colors - 1} only")
-    if x.numel() and (x.min() < 0 or x.max() >= n_colors):
-        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {int(x.min())} "
-                         f"and max {int(x.max())}: was the data quantized with a palette of another size?")
+    if lo < 0 or hi >= n_colors:
+        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {lo} "
+                         f"and max {hi}: was the data quantized with a palette of another size?")
 
 # %% ../nbs/02_model.ipynb #87746cca
 class IGPT(nn.Module):
