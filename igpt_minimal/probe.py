@@ -169,6 +169,9 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     t0 = time.time()
     _, ytr, _, yva, _, yte = check_splits(train_seqs, train_y, val_seqs, val_y, test_seqs, test_y,
                                           'a classifier', same_width=False)
+    for s in (train_seqs, val_seqs, test_seqs):   # once, on the CPU: the model reads no ids back from a GPU
+        if s is not None:
+            check_tokens(torch.as_tensor(s).cpu(), model.config.n_colors, model.config.n_positions)
     if gen_weight < 0: raise ValueError(f"gen_weight must be >= 0, got {gen_weight}")
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")

@@ -115,3 +115,12 @@ def test_finetune_augment_hook_and_schedule():
     r = finetune(m, x[:40], y[:40], x[40:], y[40:], steps=6, eval_every=2, batch_size=16, augment=flip_rows)
     assert calls == [(16, 16)] * 6 and [s for s, _ in r.val_history] == [2, 4, 6]
     assert r.test_accuracy is None and r.test_correct is None
+
+
+def test_finetune_checks_every_training_token_first():
+    "Checked once on the CPU before training, not only in the batches drawn (on a GPU the model reads no ids back)."
+    m, g = small_model(), torch.Generator().manual_seed(1)
+    x, y = torch.randint(0, 16, (10, 16), generator=g), torch.arange(10) % 2
+    x[9, 3] = 20                                   # row 9 is never drawn in one step of one image with seed 0
+    with pytest.raises(ValueError, match=r'token ids must lie in \[0, 16\)'):
+        finetune(m, x, y, x[:4], y[:4], steps=1, batch_size=1, eval_every=1)
