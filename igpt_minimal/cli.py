@@ -17,7 +17,7 @@ from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, latest_checkpoint, load_checkpoint, write_text, CKPT_NAME
+from .runfiles import RunInUse, RunLock, resume_checkpoint, write_text, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -61,10 +61,8 @@ def cmd_train(a):
     out = _run_dir(a.out)
     rt = setup_device(a.device)
     with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
-        ck = latest_checkpoint(out) if a.resume else None
         # memory-mapped: only the step and config are read here; train() reads the weights
-        try: prev = load_checkpoint(ck, mmap=True) if ck is not None else None
-        except ValueError: prev = None              # unreadable: train() says so and uses ckpt-prev.pt
+        prev = resume_checkpoint(out, mmap=True, say=False) if a.resume else None
         start = prev['step'] if prev else 0
         if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
             cfg = replace(cfg, max_steps=prev['config']['max_steps'])

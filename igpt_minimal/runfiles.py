@@ -12,7 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'atomic_write', 'write_text', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'save_npy', 'RunInUse', 'RunLock', 'trim_metrics', 'all_finite']
+           'save_checkpoint', 'load_checkpoint', 'save_npy', 'resume_checkpoint', 'RunInUse', 'RunLock', 'trim_metrics',
+           'all_finite']
 
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
@@ -74,6 +75,17 @@ def save_npy(path, arr:np.ndarray):
     def write(tmp):
         with open(tmp, 'wb') as f: np.save(f, arr)
     atomic_write(path, write)
+
+def resume_checkpoint(out, mmap:bool=False, say:bool=True) -> dict|None:
+    "The newest readable checkpoint in `out`: ckpt.pt, else ckpt-prev.pt (marked from_prev); None if neither."
+    ckpt = latest_checkpoint(out)
+    if ckpt is None: return None
+    try: return load_checkpoint(ckpt, mmap=mmap)
+    except ValueError:
+        if ckpt.name != CKPT_NAME or not (Path(out)/PREV_NAME).exists(): raise
+        if say: print(f"{ckpt} is unreadable; resuming from {PREV_NAME}")
+        # from_prev: the next save must not rotate the unreadable ckpt.pt onto the good ckpt-prev.pt
+        return dict(load_checkpoint(Path(out)/PREV_NAME, mmap=mmap), from_prev=True)
 
 # %% ../nbs/A1_runfiles.ipynb #946427a5
 class RunInUse(RuntimeError): "Another process is writing this run directory."

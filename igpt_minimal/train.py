@@ -21,7 +21,8 @@ from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device
 from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
-                                   save_checkpoint, load_checkpoint, CKPT_NAME, PREV_NAME, BEST_NAME)
+                                   save_checkpoint, load_checkpoint, resume_checkpoint, CKPT_NAME, PREV_NAME,
+                                   BEST_NAME)
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data',
@@ -283,12 +284,7 @@ def _resume_state(cfg:TrainConfig, out, resume:bool):
     if ckpt is None:
         raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to "
                                 "start a new run")
-    try: state = load_checkpoint(ckpt)
-    except ValueError:
-        if ckpt.name != CKPT_NAME or not (Path(out)/PREV_NAME).exists(): raise
-        print(f"{ckpt} is unreadable; resuming from {PREV_NAME}")
-        # from_prev: the next save must not rotate the unreadable ckpt.pt onto the good ckpt-prev.pt
-        state = dict(load_checkpoint(Path(out)/PREV_NAME), from_prev=True)
+    state = resume_checkpoint(out)                  # ckpt.pt, or ckpt-prev.pt if that is unreadable
     if 'optimizer' not in state or 'rng' not in state:
         raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from "
                          "it exactly; start a new run (drop --resume)")

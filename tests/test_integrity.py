@@ -301,3 +301,14 @@ def test_folder_headers_read_once(tmp_path, monkeypatch):
     red[..., 0] = 200
     Image.fromarray(red).save(tmp_path / '0.png')
     assert images.load_image_folder(tmp_path, 8, train=False)[0].shape[-1] == 3   # now a colour folder
+
+
+def test_cli_resume_from_prev_keeps_the_runs_own_end(tmp_path):
+    "With ckpt.pt unreadable, `igpt train --resume` continues from ckpt-prev.pt to the run's own max_steps."
+    d = tmp_path / 'run'
+    assert igpt('train', '--preset', 'tiny', '--max-steps', 15, '--out', d, '--quiet')[0] == 0   # saves 10, 15
+    (d / CKPT_NAME).write_bytes(b'damaged')
+    code, out, err = igpt('train', '--preset', 'tiny', '--out', d, '--resume', '--quiet')
+    assert code == 0, err
+    assert 'trained 5 steps (step 15 of 15)' in out, out       # not the preset's 20 steps, not counted from 0
+    assert load_checkpoint(d / CKPT_NAME)['step'] == 15
