@@ -12,7 +12,7 @@ from .model import IGPT, IGPTConfig
 
 
 # %% auto #0
-__all__ = ['from_hf', 'MissingDependency', 'to_hf', 'hf_processor', 'palette_from_processor', 'export_hf']
+__all__ = ['HF_NAMES', 'from_hf', 'MissingDependency', 'to_hf', 'hf_processor', 'palette_from_processor', 'export_hf']
 
 # %% ../nbs/A3_huggingface.ipynb #6013ffc6
 def _hf_config(hf_model) -> IGPTConfig:
@@ -35,6 +35,10 @@ def _hf_config(hf_model) -> IGPTConfig:
                       n_layer=hc.n_layer, n_head=hc.n_head, norm_eps=hc.layer_norm_epsilon)
 
 # %% ../nbs/A3_huggingface.ipynb #fe59595e
+# Hugging Face's block parameter names -> ours (to_hf reads it the other way)
+HF_NAMES = {'ln_1.weight': 'norm1.weight', 'ln_2.weight': 'norm2.weight', 'attn.c_attn': 'attn.qkv',
+            'attn.c_proj': 'attn.proj', 'mlp.c_fc': 'mlp.fc', 'mlp.c_proj': 'mlp.proj'}
+
 def from_hf(hf_model) -> IGPT:
     "An IGPT with the weights of a Hugging Face ImageGPTForCausalImageModeling (e.g. openai/imagegpt-small)."
     config, sd = _hf_config(hf_model), hf_model.state_dict()
@@ -43,10 +47,8 @@ def from_hf(hf_model) -> IGPT:
     model = IGPT(replace(config, bias=bool(has_bias)))
     out = {'wte.weight': sd['transformer.wte.weight'], 'wpe.weight': sd['transformer.wpe.weight'],
            'norm_f.weight': sd['transformer.ln_f.weight'], 'head.weight': sd['lm_head.weight']}
-    conv = {'ln_1.weight': 'norm1.weight', 'ln_2.weight': 'norm2.weight', 'attn.c_attn': 'attn.qkv',
-            'attn.c_proj': 'attn.proj', 'mlp.c_fc': 'mlp.fc', 'mlp.c_proj': 'mlp.proj'}
     for i in range(config.n_layer):
-        for src, dst in conv.items():
+        for src, dst in HF_NAMES.items():
             p = f'transformer.h.{i}.{src}'
             if src.startswith('ln'):
                 out[f'blocks.{i}.{dst}'] = sd[p]
@@ -66,9 +68,6 @@ def _transformers():
                                                 "pip install transformers") from None
     return ImageGPTConfig, ImageGPTForCausalImageModeling
 
-_TO_HF = {'norm1.weight': 'ln_1.weight', 'norm2.weight': 'ln_2.weight', 'attn.qkv': 'attn.c_attn',
-          'attn.proj': 'attn.c_proj', 'mlp.fc': 'mlp.c_fc', 'mlp.proj': 'mlp.c_proj'}
-
 def to_hf(model:IGPT):
     "This model as a Hugging Face ImageGPTForCausalImageModeling with the same logits (needs `transformers`)."
     HFConfig, HFModel = _transformers()
@@ -80,7 +79,7 @@ def to_hf(model:IGPT):
     new = {'transformer.wte.weight': sd['wte.weight'], 'transformer.wpe.weight': sd['wpe.weight'],
            'transformer.ln_f.weight': sd['norm_f.weight'], 'lm_head.weight': sd['head.weight']}
     for i in range(c.n_layer):
-        for ours, theirs in _TO_HF.items():
+        for theirs, ours in HF_NAMES.items():
             p, q = f'blocks.{i}.{ours}', f'transformer.h.{i}.{theirs}'
             if ours.startswith('norm'):
                 new[q] = sd[p]
