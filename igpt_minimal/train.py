@@ -30,8 +30,7 @@ __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 
            'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
-# name -> colour channels ('images': 1 or 3, read from the files)
-DATASETS = {'digits': 1, 'fashion-mnist': 1, 'cifar10': 3, 'images': None}
+DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # images: a folder of your own (appendix A2)
 
 _SHAPE = ('image_size', 'n_colors', 'n_embd', 'n_layer', 'n_head')
 
@@ -89,9 +88,6 @@ class TrainConfig:
 
     @property
     def n_colors(self) -> int: return self.model.n_colors   # palette size
-
-    @property
-    def channels(self): return DATASETS[self.data]
 
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
