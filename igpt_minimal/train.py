@@ -345,7 +345,7 @@ class _Loop:
         if self.per_rank % self.micro:
             raise ValueError(f"micro_batch_size={self.micro} must divide the per-process batch "
                              f"{self.per_rank}")
-        self.tokens = tokens.pin_memory() if rt.cuda else tokens
+        self.tokens = tokens             # each batch is pinned as it is drawn (indexing makes a new tensor)
         self.history, self.saved_step, self.best_nll, self.rotate = [], None, None, True
 
     def batch(self):
