@@ -18,6 +18,6 @@ def test_cpu_rehearsal(tmp_path):
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
     report = out.read_text()
-    for part in ('device-tests: ok', 'demo: ok', 'train: ok', 'sample: ok', 'bert-finetune: ok', 'ddp: ok', 'cuda-cells: skipped'):
+    for part in ('device-tests: ok', 'demo: ok', 'train: ok', 'sample: ok', 'ddp: ok', 'cuda-cells: skipped'):
         assert f'## {part}' in report, (part, report)
     assert 'failed parts: none' in report and 'tokens/s' in report

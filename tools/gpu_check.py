@@ -2,12 +2,11 @@
 
 Parts, each timed and reported on its own (a failing part is reported and the script goes on to the next):
   cuda-cells      the notebooks' `#| cuda` cells (nbdev_test --flags cuda), except chapter 07's full reproduction
-  device-tests    the device-parametrised tests (demo pieces, sampling, BERT fine-tuning, probing on every device)
+  device-tests    the device-parametrised tests (sampling, BERT pretraining and fine-tuning with L_CLF + L_BERT, probing)
   demo            `igpt demo` on the device: wall time and test NLL next to the committed CPU figures
   train           ~100 bf16 steps of the cifar10-s shape on an archive in CIFAR-10's format, without and with
                   torch.compile: tokens/s, model FLOP utilisation against the GPU's bf16 peak, peak memory vs `igpt plan`
   sample          cached sampling of 32x32 images
-  bert-finetune   BERT pretraining steps, then fine-tuning with L_CLF + L_BERT (random masks drawn on the device)
   ddp             `torchrun` data-parallel training over the GPUs present
 With --device cpu --tiny every part that can runs on the CPU with tiny shapes (the test suite does this).
 """
@@ -107,17 +106,6 @@ def part_sample(a, tmp):
     return f"{B} images of {cfg.image_size}x{cfg.image_size} ({T} tokens each) in {s:.2f} s with the KV cache: {B * T / s:,.0f} tokens/s"
 
 
-def part_bert_finetune(a, tmp):
-    from igpt_minimal.train import get_preset, prepare_data, train
-    from igpt_minimal.probe import finetune
-    cfg = get_preset('tiny', objective='bert', max_steps=20)
-    d = prepare_data(cfg)
-    res = train(cfg, d['tokens_train'], progress=False, device=a.device)
-    tr, ytr, va, yva = d['tokens_train'].long(), d['labels_train'], d['tokens_val'].long(), d['labels_val']
-    ft = finetune(res.model, tr, ytr, va, yva, steps=20, eval_every=10, causal=False, gen_weight=1.0)
-    return f"BERT pretrain 20 steps + fine-tune 20 steps on {a.device}: validation accuracy {ft.val_accuracy:.1%} (tiny model; checks it runs)"
-
-
 def part_ddp(a, tmp):
     from igpt_minimal.cifar10 import make_fake_cifar10
     arc = make_fake_cifar10(tmp/'fake-ddp', n_train=200, n_test=50)
@@ -128,8 +116,9 @@ def part_ddp(a, tmp):
     return f"torchrun over {n} process(es) on {a.device}: {out.strip().splitlines()[-1]}"
 
 
+# BERT pretraining and fine-tuning on the device are in device-tests (test_sampling_finetune_probe_on_device)
 PARTS = {'cuda-cells': part_cuda_cells, 'device-tests': part_device_tests, 'demo': part_demo, 'train': part_train,
-         'sample': part_sample, 'bert-finetune': part_bert_finetune, 'ddp': part_ddp}
+         'sample': part_sample, 'ddp': part_ddp}
 
 
 def main():
