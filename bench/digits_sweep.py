@@ -13,7 +13,7 @@ resumes from it)
 """
 import json
 from pathlib import Path
-from igpt_minimal.train import get_preset, prepare_data, train, SPLITS
+from igpt_minimal.train import get_preset, prepare_data, train, split_args
 from igpt_minimal.probe import probe_layers
 from igpt_minimal.evaluation import select_layer
 
@@ -25,7 +25,7 @@ rows = json.loads(out_path.read_text()) if out_path.exists() else []
 for r in rows:
     for k, v in RECIPE0.items(): r.setdefault(k, v)   # stage-1 rows written before the recipe was recorded
 data = prepare_data(get_preset('digits'))
-(tr, ytr), (va, yva) = [(data[f'tokens_{s}'].long(), data[f'labels_{s}']) for s in SPLITS[:2]]
+tr, ytr, va, yva = split_args(data)[:4]              # train and validation only: no test image is read
 
 def key(r): return (r['n_layer'], r['n_embd'], *(r[k] for k in RECIPE_KEYS))
 def score(r): return (r['val_acc'], -r['val_nll'])

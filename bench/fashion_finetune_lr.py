@@ -10,7 +10,7 @@ and resumes from it)
 """
 import json, time
 from pathlib import Path
-from igpt_minimal.train import load_model, prepare_data
+from igpt_minimal.train import load_model, prepare_data, split_args
 from igpt_minimal.probe import finetune
 
 RUN = Path(__file__).resolve().parents[1]/'runs'/'fashion'
@@ -18,7 +18,7 @@ out = Path(__file__).with_name('fashion_finetune_lr.json')
 rows = json.loads(out.read_text()) if out.exists() else []
 model, cfg, _ = load_model(RUN)
 d = prepare_data(cfg, RUN)
-tr, ytr, va, yva = d['tokens_train'].long(), d['labels_train'], d['tokens_val'].long(), d['labels_val']
+tr, ytr, va, yva = split_args(d)[:4]                 # train and validation only: no test image is read
 for lr in (1e-3, 2e-3, 4e-3):
     if any(r['lr'] == lr for r in rows): continue
     t0 = time.time()
