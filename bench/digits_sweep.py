@@ -49,7 +49,8 @@ def run(L, d, **recipe):
     return row
 
 stage1 = [run(L, d, **RECIPE0) for L, d in SHAPES]
-L, d = max(stage1, key=score)['n_layer'], max(stage1, key=score)['n_embd']
+best1 = max(stage1, key=score)
+L, d = best1['n_layer'], best1['n_embd']
 print(f"stage 1 chose {L} x {d}")
 stage2 = [run(L, d, weight_decay=wd, max_steps=n, augment_pad=1) for wd in (0.0, 0.1) for n in (750, 1000, 1250)]
 best = max(stage2, key=score)

@@ -113,8 +113,7 @@ def test_disk_full_and_read_only(tmp_path, monkeypatch):
     (['--n', '0'], '--n must be >= 1'), (['--n', '-1'], '--n must be >= 1'), (['--device', 'gpu7'], "unknown device 'gpu7'"),
     (['--out', ''], '--out is empty')])
 def test_sample_bad_arguments(run_dir, tmp_path, args, needle):
-    base = dict(zip(['--out'], [tmp_path / 's.png']))
-    extra = [] if '--out' in args else ['--out', base['--out']]
+    extra = [] if '--out' in args else ['--out', tmp_path / 's.png']
     code, _, err = igpt('sample', '--ckpt', run_dir, *extra, *args)
     one_line_error(code, err, needle)
 

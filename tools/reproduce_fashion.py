@@ -100,13 +100,14 @@ if 'bert_probe_layer' not in m:                                   # 5. BERT at t
     r = run_probe(bmodel, bcfg, bert_run, plot_path=bert_run/'probe_layers.png')
     (bert_run/'probe.json').write_text(json.dumps(r, indent=1))
     m.update({f'bert_{k}': v for k, v in r.items() if k.startswith('probe_') or k == 'mcnemar_p'}); save()
+ft_lr = args.finetune_lr or cfg.lr
 for w in (1.0, 0.0):                                              # 6. fine-tuning, the stopping step chosen on validation
     key = f'finetune_gen{w:g}'
     if key in m: continue
     stage(f'fine-tuning, gen_weight={w}')
     ft = finetune(model, *split_args(data), steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
-                  gen_weight=w, lr=args.finetune_lr or cfg.lr, clf_lr=10 * (args.finetune_lr or cfg.lr))
-    m[key] = dict(lr=args.finetune_lr or cfg.lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
+                  gen_weight=w, lr=ft_lr, clf_lr=10 * ft_lr)
+    m[key] = dict(lr=ft_lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
                   test_ci95=list(wilson_interval(int(ft.test_correct.sum()), len(ft.test_correct))), seconds=ft.seconds,
                   history=ft.history)
     d = paired_difference(ft.test_correct, torch.load(run/'probe_test_correct.pt'))
