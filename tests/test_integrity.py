@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np, pytest, torch
 from igpt_minimal.cli import main
-from igpt_minimal.train import get_preset, train, prepare_data, load_model, read_metrics
+from igpt_minimal.train import get_preset, train, load_model, read_metrics
 from igpt_minimal.runfiles import (load_checkpoint, save_checkpoint, CKPT_NAME, PREV_NAME, all_finite,
                                    latest_checkpoint)
 from igpt_minimal.model import IGPT, IGPTConfig
@@ -38,11 +38,6 @@ def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp('run')
     assert igpt('train', '--preset', 'tiny', '--out', d, '--quiet')[0] == 0
     return d
-
-
-@pytest.fixture(scope='module')
-def tokens():
-    return prepare_data(get_preset('tiny'))['tokens_train']
 
 
 # 1. the NaN guard: a diverged run saves nothing over the last good state; the previous checkpoint is kept

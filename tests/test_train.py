@@ -7,11 +7,6 @@ from igpt_minimal.train import get_preset, train, prepare_data, load_model, Trai
 from igpt_minimal.runfiles import load_checkpoint, save_checkpoint, CKPT_NAME
 
 
-@pytest.fixture(scope='module')
-def tokens():
-    return prepare_data(get_preset('tiny'))['tokens_train']
-
-
 def test_resume_equals_uninterrupted(tmp_path, tokens):
     cfg = get_preset('tiny', max_steps=8, ckpt_every=2, objective='bert')
     whole = train(cfg, tokens, out_dir=tmp_path / 'a', progress=False).model
