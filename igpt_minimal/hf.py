@@ -60,12 +60,12 @@ def from_hf(hf_model) -> IGPT:
 
 # %% ../nbs/A3_huggingface.ipynb #0db734ac
 class MissingDependency(ImportError): "An optional package is needed and not installed."
+_NEED_TRANSFORMERS = "this needs Hugging Face transformers, an optional extra: pip install transformers"
 
 def _transformers():
     "transformers' ImageGPT classes, or a one-line error saying how to install them."
     try: from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling
-    except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional extra: "
-                                                "pip install transformers") from None
+    except ImportError: raise MissingDependency(_NEED_TRANSFORMERS) from None
     return ImageGPTConfig, ImageGPTForCausalImageModeling
 
 def to_hf(model:IGPT):
@@ -96,8 +96,7 @@ def _processor_class():
     try: from transformers import ImageGPTImageProcessorPil as P    # transformers 5: needs no torchvision
     except ImportError:
         try: from transformers import ImageGPTImageProcessor as P     # transformers 4
-        except ImportError: raise MissingDependency("this needs Hugging Face transformers, an optional "
-                                                    "extra: pip install transformers") from None
+        except ImportError: raise MissingDependency(_NEED_TRANSFORMERS) from None
     return P
 
 def hf_processor(palette:torch.Tensor, size:int):
