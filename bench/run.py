@@ -16,8 +16,13 @@ TRAIN_CONFIGS = {'ctx1024': dict(T=1024, L=4, D=256, B=4), 'ctx256': dict(T=256,
 
 
 def hardware():
-    return dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), threads=torch.get_num_threads(),
-                torch=torch.__version__, gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')
+    "The CPU's model name and bf16 units (from /proc/cpuinfo where there is one), cores, torch, GPU."
+    from igpt_minimal.model import resolve_precision
+    try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): name = platform.processor() or platform.machine()
+    return dict(cpu=f"{name} ({platform.machine()}; precision auto: {' '.join(resolve_precision('auto', 'cpu'))})",
+                cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__,
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')
 
 
 def best_of(fn, reps, warmup=1):
@@ -64,9 +69,10 @@ def train_step_fns(ours, hf, x, dtype=None):
 
 
 def train_flops_per_token(model):
-    "Training FLOPs per token of an AR model: 6N, plus causal attention's scores and weighted sums (half of T×T: 6LTd)."
+    """Training FLOPs per token of an AR model: 6 per weight that multiplies (the embeddings are looked up, not
+    multiplied, so they do not count), plus causal attention's scores and weighted sums (half of T×T: 6LTd)."""
     c = model.config
-    n = sum(p.numel() for p in model.parameters())
+    n = sum(p.numel() for p in model.parameters()) - model.wte.weight.numel() - model.wpe.weight.numel()
     return 6 * n + 6 * c.n_layer * c.n_positions * c.n_embd
 
 
@@ -99,10 +105,69 @@ def matmul_peak(n=2048, reps=5, device='cpu', dtype=torch.float32):
     return 2 * n ** 3 / best_of(mm, reps)
 
 
+def matmul_peaks(sizes=(256, 512, 1024, 2048), reps=5):
+    "This CPU's fp32 and bf16 matmul FLOP/s at each square size, the two dtypes interleaved."
+    out = {}
+    for n in sizes:
+        out[n] = {name: matmul_peak(n, reps, dtype=dt) for name, dt in (('fp32', torch.float32), ('bf16', torch.bfloat16))}
+    return out
+
+
+PRESET_SHAPES = {'tiny': None, 'digits': None, 'fashion': None, 'cifar10-24gb': 2, 'cifar10-s': 2}   # batch override
+
+
+def bench_presets(reps, quick):
+    """Each preset's AR training step as `train` runs it (forward under autocast, fp32 loss, backward, clipping, AdamW):
+    today's fp32 eager path, then precision 'auto' eager and compiled, interleaved; tokens/s and MFU against both
+    measured matmul peaks."""
+    from igpt_minimal.model import IGPT, resolve_precision, autocast
+    from igpt_minimal.train import get_preset, make_optimizer
+    from igpt_minimal.losses import ar_loss
+    from igpt_minimal.scale import Runtime
+    auto = resolve_precision('auto', 'cpu')[0]
+    rows = []
+    for name, batch in PRESET_SHAPES.items():
+        if quick and batch is not None: continue
+        cfg = get_preset(name)
+        B = batch or cfg.batch_size
+        x = torch.randint(0, cfg.n_colors, (B, cfg.model.n_positions), generator=torch.Generator().manual_seed(0))
+        steps, compile_s = {}, {}
+        for variant, prec, comp in (('fp32 eager (before)', 'fp32', False), (f'auto ({auto}) eager', auto, False),
+                                    (f'auto ({auto}) compiled', auto, True)):
+            torch.manual_seed(0)
+            model = IGPT(cfg.model)
+            opt = make_optimizer(model, cfg, Runtime(torch.device('cpu')))
+            net = torch.compile(model) if comp else model
+            def step(net=net, model=model, opt=opt, prec=prec):
+                with autocast(prec, 'cpu'): loss = ar_loss(net, x)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step(); opt.zero_grad(set_to_none=True)
+            t = time.perf_counter(); step(); compile_s[variant] = time.perf_counter() - t   # first step (compiles)
+            step()
+            steps[variant] = (step, [], model)
+        for _ in range(reps):   # interleaved, so drifts in machine load hit every variant
+            for variant, (fn, ts, _) in steps.items():
+                t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+        flops = train_flops_per_token(next(iter(steps.values()))[2])
+        base = min(steps['fp32 eager (before)'][1])
+        for variant, (fn, ts, _) in steps.items():
+            rows.append(dict(preset=name, shape=f"{cfg.model.n_layer}x{cfg.model.n_embd}, T={cfg.model.n_positions}, batch {B}",
+                             variant=variant, step_s=min(ts), tok_s=B * cfg.model.n_positions / min(ts), speedup=base / min(ts),
+                             first_step_s=compile_s[variant], flops_per_token=flops,
+                             achieved=flops * B * cfg.model.n_positions / min(ts)))
+    return rows
+
+
 def bench_mfu(train_rows, device='cpu', dtype=torch.float32):
+    "MFU of the fp32 training rows; on a CPU also against its bf16 matmul peak, the chip's real limit where it has bf16 units."
     peak = matmul_peak(8192 if torch.device(device).type == 'cuda' else 2048, device=device, dtype=dtype)
-    return dict(peak_flops=peak, rows=[dict(config=r['config'], achieved=r['flops_per_token'] * r['tokens'] / r['step_s'],
-                                            mfu=r['flops_per_token'] * r['tokens'] / r['step_s'] / peak) for r in train_rows])
+    bf16 = matmul_peak(2048, dtype=torch.bfloat16) if torch.device(device).type == 'cpu' else None
+    rows = []
+    for r in train_rows:
+        achieved = r['flops_per_token'] * r['tokens'] / r['step_s']
+        rows.append(dict(config=r['config'], achieved=achieved, mfu=achieved / peak, mfu_bf16=bf16 and achieved / bf16))
+    return dict(peak_flops=peak, peak_flops_bf16=bf16, rows=rows)
 
 
 def bench_sample(quick):
@@ -254,6 +319,17 @@ def report(r):
             for row in sec['mfu']['rows']:
                 met = ok(row['mfu'] >= 0.6) if 'ctx256' in row['config'] and not where else '-'
                 L.append(f"| 2 | {where}model FLOP utilisation, {row['config']} | {row['achieved'] / 1e9:,.1f} GFLOP/s | {'bf16' if where else 'fp32'} matmul peak {peak:,.1f} GFLOP/s | {row['mfu']:.0%} | >= 60% (CPU, ctx256) | {met} |")
+                if row.get('mfu_bf16'):
+                    L.append(f"| 2 | ... the same fp32 step against this CPU's bf16 matmul peak | {row['achieved'] / 1e9:,.1f} GFLOP/s | bf16 matmul peak {sec['mfu']['peak_flops_bf16'] / 1e9:,.1f} GFLOP/s | {row['mfu_bf16']:.0%} | - | - |")
+    if 'peaks' in r:
+        for n, pk in r['peaks'].items():
+            L.append(f"| 7 | square matmul {n}: bf16 vs fp32 | {pk['bf16'] / 1e9:,.0f} GFLOP/s | fp32 {pk['fp32'] / 1e9:,.0f} GFLOP/s | {pk['bf16'] / pk['fp32']:.2f}x | - | - |")
+    if 'presets' in r:
+        pk = r['peaks'][max(r['peaks'], key=int)] if 'peaks' in r else None
+        for row in r['presets']:
+            target = {'fashion': 2.5, 'digits': 2.0}.get(row['preset']) if 'auto' in row['variant'] else None
+            mfu = f"; MFU {row['achieved'] / pk['fp32']:.0%} of fp32 peak, {row['achieved'] / pk['bf16']:.0%} of bf16 peak" if pk else ''
+            L.append(f"| 7 | training step, preset {row['preset']} ({row['shape']}), {row['variant']}: tokens/s (first step {row['first_step_s']:.1f} s{mfu}) | {row['tok_s']:,.0f} | fp32 eager | {row['speedup']:.2f}x | {f'>= {target}x' if target else '-'} | {ok(row['speedup'] >= target) if target else '-'} |")
     if 'sample' in r:
         s = r['sample']
         L.append(f"| 3 | sampling {s['config']}: cached vs uncached | {s['cached_s']:.2f} s | uncached {s['uncached_s']:.1f} s | {s['speedup']:.1f}x | >= 20x | {ok(s['speedup'] >= 20)} |")
@@ -280,6 +356,12 @@ def report(r):
                            "Both use the same torch AdamW, data and loss. `python bench/profile_step.py` writes `bench/profile.md`, "
                            "which splits each step's time by kind of op."]
     if 'probe' in r: L += ["", f"Probe note: {r['probe']['note']}."]
+    if 'presets' in r: L += ["", "Precision note (section 7): each preset's AR training step as `train` runs it (autocast forward, fp32 loss, "
+                             "backward, clipping, AdamW), today's fp32 eager path (SDPA attention) against precision `auto` eager "
+                             "(on a CPU in bf16: chapter 02's plain attention, so its matmuls run in bf16) and compiled. FLOPs: 6 per "
+                             "multiplying weight (embeddings excluded) plus causal attention's half of the T×T scores. MFU divides the "
+                             "achieved rate by the 2,048 square matmul rate of that dtype measured in this run. The cifar10 shapes run "
+                             "at batch 2 here (their presets use 64 on a GPU). `first step` includes torch.compile's compile time."]
     return '\n'.join(L) + '\n'
 
 
@@ -303,16 +385,19 @@ def recount(out:Path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--quick', action='store_true', help='smaller problem sizes (a smoke run; numbers not comparable)')
-    ap.add_argument('--only', nargs='*', default=None, help='sections to run: train mfu sample palette probe memory')
+    ap.add_argument('--only', nargs='*', default=None, help='sections to run: presets train mfu sample palette probe memory')
     ap.add_argument('--out', default=str(ROOT / 'results.md'))
     ap.add_argument('--no-cuda', action='store_true', help='skip the CUDA measurements even when a GPU is present')
     ap.add_argument('--recount', action='store_true',
                     help="rewrite results.md and results.json from the stored run with the current FLOP count (no new timing)")
     a = ap.parse_args()
     if a.recount: return recount(Path(a.out))
-    want = set(a.only or ['train', 'mfu', 'sample', 'palette', 'probe', 'memory'])
+    want = set(a.only or ['presets', 'train', 'mfu', 'sample', 'palette', 'probe', 'memory'])
     r = dict(hardware=hardware(), date=time.strftime('%Y-%m-%d'))
     t0 = time.time()
+    if 'presets' in want:
+        r['peaks'] = matmul_peaks()
+        r['presets'] = bench_presets(reps=3 if a.quick else 5, quick=a.quick)
     if want & {'train', 'mfu'}: r['train'] = bench_train(reps=2 if a.quick else 3)
     if 'mfu' in want: r['mfu'] = bench_mfu(r['train'])
     if 'sample' in want: r['sample'] = bench_sample(a.quick)

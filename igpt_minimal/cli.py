@@ -12,6 +12,7 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
+from .model import resolve_precision
 from .train import evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
@@ -22,8 +23,8 @@ from .images import complete_files
 from .hf import export_hf, MissingDependency
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe', 'cmd_plan', 'cmd_complete', 'cmd_export',
-           'run_demo', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['PRECISIONS', 'USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe', 'cmd_plan', 'cmd_complete',
+           'cmd_export', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/A4_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -53,7 +54,7 @@ def _hardware() -> str:
 def cmd_train(a):
     "Train a preset; resumable; writes checkpoint, metrics and loss plot to --out."
     over = {k: v for k, v in dict(data=a.data, max_steps=a.max_steps, objective=a.objective,
-                                  compile=a.compile or None).items() if v is not None}
+                                  compile=a.compile, precision=a.precision).items() if v is not None}
     cfg = get_preset(a.preset, **over)
     if a.data_path is not None and cfg.data == 'digits':
         raise ValueError("--data-path is not used with the built-in digits: drop it, or choose the data with "
@@ -85,6 +86,10 @@ def cmd_train(a):
                     f"({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)")
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
 
+def _precision(a, cfg, device) -> str:
+    "--precision, else the run's own, as 'bf16' or 'fp32' on `device`."
+    return resolve_precision(a.precision or cfg.precision, device)[0]
+
 # %% ../nbs/A4_cli.ipynb #74c1e300
 def cmd_sample(a):
     "Unconditional samples, or (--complete) completions of held-out images' bottom halves, as a PNG grid."
@@ -103,7 +108,8 @@ def cmd_sample(a):
     imgs = dequantize(unraster(first.long(), H, H), palette)
     keep = H // 2 if a.complete else 0
     comp = complete_images(model, imgs, palette, keep_rows=keep, n_samples=a.samples,
-                           temperature=a.temperature, top_k=a.top_k, generator=g)
+                           temperature=a.temperature, top_k=a.top_k, generator=g,
+                           precision=_precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
     else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
@@ -142,7 +148,8 @@ def cmd_probe(a):
     model, cfg, _ = load_model(a.ckpt, setup_device(a.device).device)
     run = _run_of(a.ckpt)
     plot = Path(a.plot) if a.plot else run/'probe_layers.png'
-    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot)
+    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
+                  _precision(a, cfg, next(model.parameters()).device))
     print(format_probe(r) + f"\nplot: {plot}")
     write_text(run/'probe.json', json.dumps(r, indent=1))
 
@@ -188,7 +195,8 @@ def cmd_complete(a):
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
     keep = cfg.image_size // 2 if a.keep_rows is None else a.keep_rows
     g = torch.Generator(next(model.parameters()).device).manual_seed(a.seed)
-    imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g)
+    imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g,
+                                _precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
     completion_grid(imgs, comp, keep_rows=keep, path=out)
     print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, "
@@ -202,16 +210,18 @@ def cmd_export(a):
           f"AutoImageProcessor.from_pretrained (its clusters are the run's {cfg.n_colors}-colour palette)")
 
 # %% ../nbs/A4_cli.ipynb #819f2c69
-def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None) -> dict:
+def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, device=None,
+             precision:str='auto') -> dict:
     "The full pipeline on digits; writes completions.png, loss.png, probe_layers.png, metrics.json to `out`."
     t0, out = time.time(), _run_dir(out)
     with RunLock(out):
-        return _demo(out, max_steps, seed, progress, device, t0)   # one writer for the whole demo
+        return _demo(out, max_steps, seed, progress, device, precision, t0)   # one writer for the whole demo
 
-def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
+def _demo(out:Path, max_steps, seed, progress, device, precision, t0) -> dict:
     if (out/CKPT_NAME).exists():
         raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
-    cfg = get_preset('digits', seed=seed, **({'max_steps': max_steps} if max_steps is not None else {}))
+    cfg = get_preset('digits', seed=seed, precision=precision,
+                     **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
     res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, palette=data['palette'],
                 progress=progress, device=device)
@@ -220,19 +230,20 @@ def _demo(out:Path, max_steps, seed, progress, device, t0) -> dict:
     imgs, _ = load_digits(train=False)
     idx = torch.arange(0, len(imgs), len(imgs) // 8)[:8]
     g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device
-    comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g)
+    prec = resolve_precision(precision, g.device)[0]
+    comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g, precision=prec)
     completion_grid(imgs[idx], comp, path=out/'completions.png')
     probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll,
              train_seconds=res.seconds, val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step,
              **probe, total_seconds=time.time() - t0, hardware=_hardware(),
-             device=str(next(res.model.parameters()).device), preset='digits')
+             device=str(next(res.model.parameters()).device), precision=prec, preset='digits')
     write_text(out/'metrics.json', json.dumps(m, indent=1))
     return m
 
 def cmd_demo(a):
     "Train a small iGPT on the embedded digits on CPU, complete half-images, probe; write PNGs, metrics.json."
-    m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet, device=a.device)
+    m = run_demo(a.out, a.max_steps, a.seed, progress=not a.quiet, device=a.device, precision=a.precision)
     print(f"test NLL {m['test_nll_bits_per_token']:.3f} bits/token after {m['steps']} steps "
           f"({m['train_seconds']:.0f} s training)")
     print(format_probe(m))
@@ -240,6 +251,8 @@ def cmd_demo(a):
           f"{m['total_seconds']:.0f} s")
 
 # %% ../nbs/A4_cli.ipynb #5b0a1da7
+PRECISIONS = ['auto', 'bf16', 'fp32']
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='igpt', description='Image GPT from scratch (igpt_minimal).')
     p.add_argument('--version', action='version', version=f'igpt_minimal {igpt_minimal.__version__}')
@@ -255,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--quiet', action='store_true', help='no progress bar')
     d.add_argument('--device', help='cpu or cuda (default: cuda if available)')
+    d.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto (default: bf16 where the '
+                   'device does bf16 matmuls fast), bf16 or fp32')
     t = add('train', cmd_train, epilog=f'presets: {presets}')
     t.add_argument('--preset', required=True, choices=list(TRAIN_PRESETS), metavar='NAME',
                    help=f'one of: {presets}')
@@ -272,7 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--max-steps', type=int, help="override the preset's steps (the schedule follows)")
     t.add_argument('--objective', choices=['ar', 'bert'])
     t.add_argument('--resume', action='store_true', help='continue the run in --out')
-    t.add_argument('--compile', action='store_true', help='torch.compile the model (CUDA)')
+    t.add_argument('--precision', choices=PRECISIONS, help="auto (bf16 where the device does bf16 matmuls "
+                                                          "fast), bf16 or fp32 (default: the preset's, auto)")
+    t.add_argument('--compile', choices=['auto', 'on', 'off'], help='torch.compile the model (default: auto, '
+                                                                   'on for runs of 2,000 steps or more)')
     t.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     t.add_argument('--quiet', action='store_true')
     s = add('sample', cmd_sample)
@@ -286,12 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--data-path')
     s.add_argument('--device')
+    s.add_argument('--precision', choices=PRECISIONS, help="bf16, fp32 or auto (default: the run's own)")
     r = add('probe', cmd_probe)
     r.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt)')
     r.add_argument('--layers', default='all', help="'all' or e.g. 2,3,4")
     r.add_argument('--plot', help='PNG path (default: RUN/probe_layers.png)')
     r.add_argument('--data-path')
     r.add_argument('--device')
+    r.add_argument('--precision', choices=PRECISIONS, help="bf16, fp32 or auto (default: the run's own)")
     c = add('complete', cmd_complete)
     c.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
     c.add_argument('--image', required=True, nargs='+', metavar='FILE', help='image file(s): PNG, JPEG, BMP, '
@@ -304,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--top-k', type=int)
     c.add_argument('--seed', type=int, default=0)
     c.add_argument('--device')
+    c.add_argument('--precision', choices=PRECISIONS, help="bf16, fp32 or auto (default: the run's own)")
     e = add('export', cmd_export)
     e.add_argument('--ckpt', required=True, help='run directory (or its ckpt.pt) of an AR run')
     e.add_argument('--out', required=True, help='new directory for the Hugging Face model and '

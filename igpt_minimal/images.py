@@ -140,9 +140,10 @@ def complete_files(model, # a trained AR IGPT
                    n_samples:int=4, # completions per image
                    temperature:float=1.0, top_k:int|None=None,
                    generator:torch.Generator|None=None, # on the model's device
+                   precision:str='fp32', # 'bf16' or 'fp32'
                   ) -> tuple[torch.Tensor, torch.Tensor]: # images (N, H, W, C), completions (N, S, H, W, C)
     "Complete the bottom of each image file at the model's resolution and in its palette."
     if not len(files): raise ValueError("no image files given: pass at least one")
     images = torch.stack([read_image(f, model.config.side, palette.shape[1]) for f in files])
     return images, complete_images(model, images, palette, keep_rows, n_samples,
-                                   temperature, top_k, generator)
+                                   temperature, top_k, generator, precision)

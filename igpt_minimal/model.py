@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'check_tokens',
-           'IGPT', 'count_params']
+__all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend', 'SelfAttention', 'Block', 'IGPTConfig',
+           'igpt_config', 'check_tokens', 'IGPT', 'count_params', 'resolve_precision', 'autocast']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -45,9 +45,27 @@ class MLP(nn.Module):
         h = F.silu(F.linear(x, fc.weight * s, None if fc.bias is None else fc.bias * s))   # (B, T, 4C)
         return F.linear(h, proj.weight / s, proj.bias)                                     # (B, T, C)
 
+# %% ../nbs/02_model.ipynb #1932d066
+def attention(q, k, v, causal:bool=True):
+    "softmax(q kᵀ / √hs + M) v for q (B, nh, T, hs) and k, v (B, nh, S, hs), the weights in fp32."
+    T, S, hs = q.shape[-2], k.shape[-2], q.shape[-1]
+    w = (q @ k.transpose(-2, -1)).float() / math.sqrt(hs)                    # (B, nh, T, S)
+    if causal and T > 1:   # query i is position S-T+i: it sees keys 0..S-T+i
+        w = w.masked_fill(torch.ones(T, S, dtype=torch.bool, device=q.device).triu(S - T + 1), float('-inf'))
+    return w.softmax(-1).to(v.dtype) @ v                                       # (B, nh, T, hs)
+
 # %% ../nbs/02_model.ipynb #a6954184
+def attend(q, k, v, causal:bool=True):
+    "`attention`, through SDPA where that is faster: CUDA (flash) and a CPU in fp32; plain on a CPU in bf16."
+    if q.device.type == 'cpu' and q.dtype != torch.float32: return attention(q, k, v, causal)
+    T, S = q.shape[-2], k.shape[-2]
+    if not causal or T == 1: return F.scaled_dot_product_attention(q, k, v)   # one query may see every key
+    if T == S: return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)    # is_causal aligns top-left
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
 class SelfAttention(nn.Module):
-    "Multi-head self-attention, causal (AR) or full (BERT), through F.scaled_dot_product_attention."
+    "Multi-head self-attention, causal (AR) or full (BERT)."
     def __init__(self, n_embd:int, n_head:int, bias:bool=False):
         super().__init__()
         assert n_embd % n_head == 0, f"n_embd={n_embd} must be divisible by n_head={n_head}"
@@ -59,15 +77,8 @@ class SelfAttention(nn.Module):
         B, T, C = x.shape
         # q, k, v: 3 × (B, nh, T, hs)
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        past = 0 if cache is None else cache.pos
         if cache is not None: k, v = cache.update(layer, k, v)   # (B, nh, past+T, hs)
-        if not causal or T == 1:   # full attention, or one new query that may see every stored key
-            y = F.scaled_dot_product_attention(q, k, v)
-        elif past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # T queries after `past` keys: query i sees keys 0..past+i (is_causal aligns top-left)
-            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = attend(q, k, v, causal)                               # (B, nh, T, hs)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))     # (B, T, C)
 
 # %% ../nbs/02_model.ipynb #7c7c9d4f
@@ -230,3 +241,27 @@ class IGPT(nn.Module):
 def count_params(model:nn.Module) -> int:
     "Number of parameters."
     return sum(p.numel() for p in model.parameters())
+
+# %% ../nbs/02_model.ipynb #c0b261f5
+def _cpu_flags() -> set:
+    try: return set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split(':')[1].split())
+    except (OSError, StopIteration): return set()   # not Linux: no flags to read
+
+def resolve_precision(precision:str='auto', device='cpu') -> tuple[str, str]:
+    "('bf16' or 'fp32', why) for `precision` 'auto', 'bf16' or 'fp32' on `device`."
+    if precision not in ('auto', 'bf16', 'fp32'):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if precision != 'auto': return precision, 'asked for'
+    dev = torch.device(device)
+    if dev.type == 'cuda':
+        ok = torch.cuda.is_bf16_supported()
+        return ('bf16', 'a CUDA GPU with bf16') if ok else ('fp32', 'this CUDA GPU has no fast bf16')
+    if dev.type == 'cpu':
+        fast = [f.upper().replace('_', '-') for f in ('amx_bf16', 'avx512_bf16') if f in _cpu_flags()]
+        if fast: return 'bf16', f"a CPU with {' and '.join(fast)}"
+        return 'fp32', 'this CPU has no AMX-BF16 or AVX512-BF16'
+    return 'fp32', f'auto chooses bf16 on CUDA and bf16-capable CPUs only, not {dev.type}'
+
+def autocast(precision:str, device):
+    "bf16 autocast on `device` for precision 'bf16'; nothing for 'fp32'."
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == 'bf16')

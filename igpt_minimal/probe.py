@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_probe.ipynb #238c7e48
 from __future__ import annotations
-import copy, time
+import contextlib, copy, time
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .model import IGPT, check_tokens
+from .model import IGPT, check_tokens, autocast, resolve_precision
 from .losses import bert_loss
 from .train import warmup_cosine, prepare_data, split_args
 from .data import unraster
@@ -26,6 +26,7 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
                      layer:int|list|str,   # a layer 0..n_layer (0 = embeddings), a list of them, or 'all'
                      batch_size:int=256,   # sequences per forward pass
                      causal:bool=True,     # False for BERT models (full attention, nothing masked)
+                     precision:str='fp32', # 'bf16' or 'fp32'; the pooled features are fp32 either way
                     ) -> torch.Tensor|dict:
     "Average-pooled `norm_f`(hidden states): (N, n_embd) for an int `layer`, else {layer: (N, n_embd)}."
     layers, dev = check_layers(layer, model.config.n_layer), next(model.parameters()).device
@@ -36,13 +37,23 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
         if causal:                                                             # [SOS, x1 .. x(n-1)]
             x = model.ar_input(x)
         h = model.wte(x) + model.wpe.weight[:x.shape[1]]                       # hidden[0], (B, T, C)
-        for l in range(max(layers) + 1):
-            if l > 0: h = model.blocks[l - 1](h, causal)                      # hidden[l]
-            if l in out: out[l].append(model.norm_f(h).mean(1).float().cpu()) # (B, C)
+        with autocast(precision, dev):
+            for l in range(max(layers) + 1):
+                if l > 0: h = model.blocks[l - 1](h, causal)                  # hidden[l]
+                if l in out: out[l].append(model.norm_f(h).mean(1).float().cpu())   # (B, C)
     feats = {l: torch.cat(v) for l, v in out.items()}
     return feats[layer] if isinstance(layer, int) else feats
 
 # %% ../nbs/06_probe.ipynb #bfd3685b
+@contextlib.contextmanager
+def _full_fp32():
+    "TF32 off while probes fit (training turns it on for CUDA matmuls): the fits' results must not depend on it."
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try: yield
+    finally: torch.backends.cuda.matmul.allow_tf32 = old
+
+@_full_fp32()
 def _fit_logreg(x:torch.Tensor, y:torch.Tensor, n_classes:int, l2s:list,
                 max_iter:int=100) -> list[torch.Tensor]:
     "Weights (D+1, K), last row the bias, minimising mean CE + l2/(2N)·‖W‖²: one per l2, warm-started."
@@ -109,11 +120,12 @@ def probe_layers(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=Non
                  layers='all',         # 'all' or a list of layers 0..n_layer
                  causal:bool=True,     # False for BERT models
                  batch_size:int=256,   # sequences per forward pass
+                 precision:str='fp32', # of the forward passes: 'bf16' or 'fp32'
                  **probe_kwargs,       # passed on to `linear_probe` (l2s, max_iter, device)
                 ) -> dict:
     "A linear probe of every requested layer, each with its λ chosen on validation: {layer: ProbeResult}."
     layers, splits = check_layers(layers, model.config.n_layer), (train_seqs, val_seqs, test_seqs)
-    feats = [extract_features(model, s, layers, batch_size, causal) if s is not None else None
+    feats = [extract_features(model, s, layers, batch_size, causal, precision) if s is not None else None
              for s in splits]
     te = lambda l: (feats[2][l], test_y) if test_seqs is not None else (None, None)
     return {l: linear_probe(feats[0][l], train_y, feats[1][l], val_y, *te(l), **probe_kwargs) for l in layers}
@@ -145,11 +157,12 @@ def _clf_and_gen(model:IGPT, clf:nn.Linear, x, causal:bool, gen_weight:float, ma
     return clf(model.norm_f(hidden[-1]).mean(1)), gen
 
 @torch.inference_mode()
-def _classify(model:IGPT, clf:nn.Linear, seqs, y, causal:bool) -> torch.Tensor:
+def _classify(model:IGPT, clf:nn.Linear, seqs, y, causal:bool, precision:str) -> torch.Tensor:
     "Which images the fine-tuned classifier gets right: (N,) bool."
     dev, was = next(model.parameters()).device, model.training
     model.eval()
-    pred = clf(extract_features(model, seqs, model.config.n_layer, causal=causal).to(dev)).argmax(1).cpu()
+    feats = extract_features(model, seqs, model.config.n_layer, causal=causal, precision=precision)
+    pred = clf(feats.to(dev)).argmax(1).cpu()
     model.train(was)
     return pred.eq(torch.as_tensor(y))
 
@@ -164,6 +177,7 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
              causal:bool=True,       # False for BERT models (L_GEN is then L_BERT)
              augment=None,           # optional callable: token batch (B, T) -> augmented batch (B, T)
              mask_prob:float=0.15,   # BERT masking probability for L_GEN
+             precision:str='fp32',   # of the forward passes: 'bf16' or 'fp32' (the losses are fp32 either way)
              seed:int=0) -> FinetuneResult:
     "Fine-tune a copy of `model` and a zero-initialised classifier on L_CLF + w·L_GEN; keep the best state."
     t0 = time.time()
@@ -190,38 +204,43 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
         idx = torch.randint(0, len(ytr), (batch_size,), generator=g)
         x, y = train_seqs[idx].to(dev).long(), ytr[idx].to(dev)
         if augment is not None: x = augment(x)
-        clf_logits, gen = _clf_and_gen(m, clf, x, causal, gen_weight, mask_prob, g_dev)
-        loss_clf = F.cross_entropy(clf_logits, y)
+        with autocast(precision, dev):
+            clf_logits, gen = _clf_and_gen(m, clf, x, causal, gen_weight, mask_prob, g_dev)
+            loss_clf = F.cross_entropy(clf_logits, y)
         opt.zero_grad(set_to_none=True)
         (loss_clf + gen_weight * gen).backward()
         opt.step()
         if step % 10 == 0 or step == steps - 1: history.append((step, loss_clf.item(), gen.item()))
         if (step + 1) % eval_every == 0 or step == steps - 1:
-            acc = _classify(m, clf, val_seqs, yva, causal).float().mean().item()
+            acc = _classify(m, clf, val_seqs, yva, causal, precision).float().mean().item()
             val_history.append((step + 1, acc))
             if acc > best[0]: best = (acc, step + 1, copy.deepcopy((m.state_dict(), clf.state_dict())))
     m.load_state_dict(best[2][0])
     clf.load_state_dict(best[2][1])
     m.eval()
-    correct = _classify(m, clf, test_seqs, yte, causal) if test_seqs is not None else None
+    correct = _classify(m, clf, test_seqs, yte, causal, precision) if test_seqs is not None else None
     test_acc = correct.float().mean().item() if correct is not None else None
     return FinetuneResult(best[1], best[0], test_acc, correct, m, clf, history, val_history, time.time() - t0)
 
 # %% ../nbs/06_probe.ipynb #d7a47290
-def probe_model_and_pixels(model, cfg, d:dict, layers='all') -> tuple[dict, object]:
+def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=None) -> tuple[dict, object]:
     "{layer: ProbeResult} for every requested layer, and the input pixels' ProbeResult, on the splits in `d`."
-    by_layer = probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar')
+    dev = next(model.parameters()).device
+    precision = resolve_precision(precision or cfg.precision, dev)[0]      # default: the run's own
+    by_layer = probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar',
+                            precision=precision)
     side = cfg.image_size
     pix = lambda t: dequantize(unraster(t.long(), side, side), d['palette']).flatten(1).float() / 255
     return by_layer, linear_probe(*split_args(d, pix))
 
-def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None) -> dict:
+def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None,
+              precision:str|None=None) -> dict:
     "The protocol on a training run: probes of the requested layers and of the raw pixels, and their report."
     d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
     if d['labels_train'].min() < 0:
         raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
                          f"put the images in one sub-folder per class")
-    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers)
+    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers, precision)
     if plot_path is not None:
         plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
     return probe_report(by_layer, pixels)

@@ -9,7 +9,7 @@ import torch
 from fastcore.basics import patch
 from .quantize import quantize, dequantize, show_images
 from .data import raster, unraster
-from .model import IGPT, check_tokens
+from .model import IGPT, check_tokens, autocast
 
 # %% auto #0
 __all__ = ['sample_logits', 'KVCache', 'generate', 'complete_images', 'completion_grid']
@@ -56,10 +56,12 @@ def decode(self:IGPT, inp, cache:KVCache|None=None):
 
 @patch
 def new_cache(self:IGPT, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
-    "An empty KV cache for `decode`."
+    "An empty KV cache for `decode`, in the dtype keys and values come in (bf16 under bf16 autocast)."
     c, p = self.config, self.wte.weight
+    dev = torch.device(device or p.device)
+    dtype = dtype or (torch.get_autocast_dtype(dev.type) if torch.is_autocast_enabled(dev.type) else p.dtype)
     return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
-                   device=device or p.device, dtype=dtype or p.dtype)
+                   device=dev, dtype=dtype)
 
 # %% ../nbs/05_sample.ipynb #d3386af7
 def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):
@@ -76,26 +78,28 @@ def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:floa
 
 @torch.inference_mode()
 def generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float=1.0, top_k:int|None=None,
-             use_cache:bool=True, generator:torch.Generator|None=None) -> torch.Tensor:
+             use_cache:bool=True, generator:torch.Generator|None=None,
+             precision:str='fp32',   # 'bf16' or 'fp32' (chapter 02's `resolve_precision` turns 'auto' into one)
+            ) -> torch.Tensor:
     "Extend token sequences `prefix` (B, P) by `n_new` sampled tokens -> (B, P + n_new)."
     _check_generate(model, prefix, n_new, temperature)
     dev = next(model.parameters()).device
     seq = prefix.to(dev).long()
     sos = torch.full((len(seq), 1), model.sos_id, device=dev, dtype=torch.long)
-    cache = model.new_cache(len(seq), seq.shape[1] + n_new) if use_cache else None
-    inp = torch.cat([sos, seq], 1)                   # feed SOS + the prefix once
-    out = [seq]
-    for i in range(n_new):
-        logits = model.decode(inp, cache)[:, -1]     # distribution of the next position
-        nxt = sample_logits(logits, temperature, top_k, generator)
-        out.append(nxt[:, None])
-        inp = nxt[:, None] if use_cache else torch.cat([inp, nxt[:, None]], 1)
+    inp, out = torch.cat([sos, seq], 1), [seq]       # feed SOS + the prefix once
+    with autocast(precision, dev):
+        cache = model.new_cache(len(seq), seq.shape[1] + n_new) if use_cache else None
+        for i in range(n_new):
+            logits = model.decode(inp, cache)[:, -1]     # distribution of the next position
+            nxt = sample_logits(logits, temperature, top_k, generator)
+            out.append(nxt[:, None])
+            inp = nxt[:, None] if use_cache else torch.cat([inp, nxt[:, None]], 1)
     return torch.cat(out, 1)
 
 # %% ../nbs/05_sample.ipynb #89ba5870
 def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None=None, n_samples:int=4,
                     temperature:float=1.0, top_k:int|None=None,
-                    generator:torch.Generator|None=None) -> torch.Tensor:
+                    generator:torch.Generator|None=None, precision:str='fp32') -> torch.Tensor:
     "Sample all but the top `keep_rows` rows (default: half) of uint8 images (N, H, W, C), n_samples times."
     tokens = quantize(images, palette)                       # (N, H, W)
     N, H, W = tokens.shape
@@ -106,7 +110,8 @@ def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None
     if not 0 <= keep_rows <= H: raise ValueError(f"keep_rows must be in [0, {H}], got {keep_rows}")
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     prefix = raster(tokens)[:, :keep_rows * W].repeat_interleave(n_samples, 0)   # (N * n_samples, kept)
-    seqs = generate(model, prefix, H * W - keep_rows * W, temperature, top_k, generator=generator)
+    seqs = generate(model, prefix, H * W - keep_rows * W, temperature, top_k, generator=generator,
+                    precision=precision)
     return dequantize(unraster(seqs.cpu(), H, W), palette).reshape(N, n_samples, H, W, -1)
 
 # %% ../nbs/05_sample.ipynb #5a91dfb0

@@ -4,15 +4,15 @@
 
 # %% ../nbs/A6_scale.ipynb #a9d49da1
 from __future__ import annotations
-import contextlib, os
+import os
 from dataclasses import dataclass
 import torch
 import torch.distributed as dist
-from .model import IGPT, count_params
+from .model import IGPT, count_params, resolve_precision, autocast
 from .quantize import default_device
 
 # %% auto #0
-__all__ = ['GPU_PEAK_BF16', 'Runtime', 'setup_device', 'plan', 'format_plan']
+__all__ = ['COMPILE_MIN_STEPS', 'GPU_PEAK_BF16', 'Runtime', 'setup_device', 'compile_choice', 'plan', 'format_plan']
 
 # %% ../nbs/A6_scale.ipynb #66a8fb7d
 @dataclass
@@ -22,13 +22,14 @@ class Runtime:
     rank:int=0
     world:int=1
     distributed:bool=False
+    precision:str='fp32'   # 'bf16' or 'fp32', resolved
+    why:str='asked for'    # why this precision
 
     @property
     def is_main(self): return self.rank == 0
     @property
     def cuda(self): return self.device.type == 'cuda'
-    def autocast(self):
-        return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
+    def autocast(self): return autocast(self.precision, self.device)
 
 def _check_device(device) -> torch.device:
     "torch.device(device), or a one-line error if this machine does not have it."
@@ -46,8 +47,8 @@ def _check_device(device) -> torch.device:
         raise ValueError(f"device {device!r} is not supported: use cpu or cuda")
     return dev
 
-def setup_device(device=None) -> Runtime:
-    "Pick the device (CUDA if present), enable TF32 on CUDA, join the torchrun process group if there is one."
+def setup_device(device=None, precision:str='fp32') -> Runtime:
+    "Pick the device (CUDA if present) and precision, enable TF32 on CUDA, join torchrun's process group if any."
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world > 1:
         local = int(os.environ.get('LOCAL_RANK', '0'))
@@ -58,10 +59,19 @@ def setup_device(device=None) -> Runtime:
         rt = Runtime(dev, dist.get_rank(), world, True)
     else:
         rt = Runtime(_check_device(device if device is not None else default_device()))
+    rt.precision, rt.why = resolve_precision(precision, rt.device)
     if rt.cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return rt
+
+COMPILE_MIN_STEPS = 2000   # CPU: ~30 s of compiling against ~15-80 ms saved a step (bench/precision.md)
+
+def compile_choice(compile:str, steps:int) -> tuple[bool, str]:
+    "Whether to torch.compile a run with `steps` steps to go, and why (`compile`: 'auto', 'on' or 'off')."
+    if compile != 'auto': return compile == 'on', 'asked for'
+    if steps >= COMPILE_MIN_STEPS: return True, f'{steps:,} steps to go earn back the compile time'
+    return False, f'{steps:,} steps to go are fewer than the {COMPILE_MIN_STEPS:,} that earn back compiling'
 
 # %% ../nbs/A6_scale.ipynb #deb4815d
 # dense bf16 FLOP/s, vendor figures

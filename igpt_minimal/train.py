@@ -16,10 +16,10 @@ from .data import (raster, reduce_context, split_train_val, load_digits,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .cifar10 import load_cifar10
 from .fashion_mnist import load_fashion_mnist
-from .model import IGPT, IGPTConfig, check_tokens
+from .model import IGPT, IGPTConfig, check_tokens, resolve_precision
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
-from .scale import Runtime, setup_device
+from .scale import Runtime, setup_device, compile_choice
 from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
                                    save_checkpoint, load_checkpoint, resume_checkpoint, CKPT_NAME, PREV_NAME,
                                    BEST_NAME)
@@ -62,7 +62,8 @@ class TrainConfig:
     ckpt_every:int=500         # steps between checkpoints
     log_every:int=10           # steps between metrics lines
     seed:int=0
-    compile:bool=False         # torch.compile the model
+    precision:str='auto'       # 'auto' (bf16 where the device has fast bf16, chapter 02), 'bf16' or 'fp32'
+    compile:str='auto'         # torch.compile: 'auto' (long runs, appendix A6), 'on' or 'off'
     keep_best:bool=False       # also keep the weights of the best validation NLL in best.pt
 
     def __post_init__(self):
@@ -79,6 +80,11 @@ class TrainConfig:
         for k in ('batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
             if getattr(self, k) < 1:
                 raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
+        if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
+        if self.compile not in ('auto', 'on', 'off'):
+            raise ValueError(f"compile must be 'auto', 'on' or 'off', got {self.compile!r}")
+        if self.precision not in ('auto', 'bf16', 'fp32'):
+            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         if not 0 <= self.augment_pad < self.image_size:
             raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for "
                              f"{self.image_size}×{self.image_size} images, got {self.augment_pad}")
@@ -97,6 +103,7 @@ class TrainConfig:
             if missing := [k for k in _SHAPE if k not in d]:
                 raise ValueError(f"this config has no model and no {missing}: not an igpt_minimal run")
             d['model'] = model_shape(*(d.pop(k) for k in _SHAPE))
+        d.setdefault('precision', 'fp32')    # runs from before the precision setting trained in fp32
         return cls(**d)
 
 # %% ../nbs/04_train.ipynb #211fe64c
@@ -105,7 +112,9 @@ _GPU_RUN = dict(data='cifar10', batch_size=64, lr=1e-3, warmup_steps=1000, max_s
                 augment_flip=True, keep_best=True, eval_every=1000, eval_samples=5000, ckpt_every=1000,
                 log_every=50)
 TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
-    'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, **_CPU_RUN),
+    # tiny: the tests' preset, in fp32 so that comparisons between runs can be exact
+    'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, precision='fp32',
+                 **_CPU_RUN),
     # digits: shape, steps, weight decay and shifts all chosen on validation (bench/digits_sweep.py)
     'digits': dict(model=(8, 16, 96, 8, 4), batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1250,
                    weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
@@ -114,7 +123,7 @@ TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
                     max_steps=3500, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250,
                     log_every=25),
     'cifar10-tiny': dict(model=(8, 16, 32, 2, 2), data='cifar10', batch_size=16, warmup_steps=5, max_steps=20,
-                         **_CPU_RUN),
+                         precision='fp32', **_CPU_RUN),
     # 45,000 training images: 24,000 steps of 64 is 34 epochs, with shifts and flips, keeping the best val NLL
     'cifar10-s': dict(_GPU_RUN, model=(32, 512, 512, 24, 8), augment_pad=4),
     'cifar10-24gb': dict(_GPU_RUN, model=(24, 512, 512, 16, 8), micro_batch_size=32, augment_pad=3),
@@ -234,7 +243,9 @@ def load_model(path, device='cpu') -> tuple[IGPT, TrainConfig, dict]:
 def evaluate(model:IGPT, tokens:torch.Tensor, cfg:TrainConfig, rt:Runtime|None=None,
              batch_size:int=256) -> float:
     "Mean held-out NLL in nats per token (AR), or per masked token with fixed masks (BERT)."
-    rt = rt or Runtime(next(model.parameters()).device)
+    if rt is None:                           # the run's precision, on the model's device
+        dev = next(model.parameters()).device
+        rt = Runtime(dev, precision=resolve_precision(cfg.precision, dev)[0])
     tokens = tokens[:cfg.eval_samples]
     was_training, total, g = model.training, 0.0, torch.Generator().manual_seed(1234)
     model.eval()
@@ -295,7 +306,7 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
           resume:bool=False, until:int|None=None, palette=None, progress:bool=True,
           device=None) -> TrainResult:
     "Train an IGPT on token sequences (N, T); checkpoints and metrics go to `out_dir` (if given)."
-    rt, t_start = setup_device(device), time.time()
+    rt, t_start = setup_device(device, cfg.precision), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got "
                          f"{tuple(train_tokens.shape)}")
@@ -321,11 +332,15 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
         gen.set_state(state['rng']['data'])
         torch.set_rng_state(state['rng']['torch'])
     if palette is None and state is not None: palette = state.get('palette')
-    net = torch.compile(model) if cfg.compile else model
+    net = model
     if rt.distributed:
         ids = [rt.device.index] if rt.cuda else None
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
+    compiled, why = compile_choice(cfg.compile, min(until or cfg.max_steps, cfg.max_steps) - step)
+    if progress and rt.is_main:
+        print(f"precision {rt.precision} ({rt.why}); torch.compile {'on' if compiled else 'off'} ({why})")
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
+    if compiled: loop.net = torch.compile(net)      # the DDP-wrapped model, so DDP's hooks stay outside
     loop.saved_step = state['step'] if state is not None else None
     loop.rotate = not (state or {}).get('from_prev', False)      # keep the replaced file as ckpt-prev.pt
     return loop.run(step, until or cfg.max_steps, val_tokens, progress, t_start)
@@ -337,6 +352,7 @@ class _Loop:
     "One training run's state: `step` is one optimiser step, `run` the loop around it."
     def __init__(self, cfg, rt, model, net, opt, gen, tokens, out, palette):
         self.cfg, self.rt, self.model, self.net, self.opt = cfg, rt, model, net, opt
+        self.eager = net                 # `net` before torch.compile (`_train` may compile it)
         self.gen, self.out, self.palette = gen, out, palette
         if cfg.batch_size % rt.world:
             raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {rt.world} processes")
@@ -363,22 +379,35 @@ class _Loop:
         return x, (None if mask is None else mask[sl].to(self.rt.device, non_blocking=True))
 
     def step(self, step:int) -> torch.Tensor:
-        cfg, n_micro, m = self.cfg, self.per_rank // self.micro, self.micro
+        cfg = self.cfg
         for g in self.opt.param_groups: g['lr'] = lr_at(step, cfg)                # 1. schedule
         x, mask = self.batch()                                                     # 2. data
-        total = torch.zeros((), device=self.rt.device)
-        for i in range(n_micro):                                                   # 3. accumulate
-            xb = x[i * m:(i + 1) * m]
-            sync = i == n_micro - 1 or not self.rt.distributed     # DDP all-reduces on the last one only
-            with (contextlib.nullcontext() if sync else self.net.no_sync()), self.rt.autocast():
-                if cfg.objective == 'ar': loss = ar_loss(self.net, xb)
-                else: loss = bert_loss(self.net, xb, mask=mask[i * m:(i + 1) * m])
-                (loss / n_micro).backward()
-            total += loss.detach() / n_micro
+        try: total = self.accumulate(x, mask)                                      # 3. gradients
+        except torch._dynamo.exc.BackendCompilerFailed as e:
+            if self.net is self.eager: raise
+            print(f"torch.compile failed ({str(e).strip().splitlines()[0][:200]}); going on without it")
+            self.opt.zero_grad(set_to_none=True)
+            self.net = self.eager
+            total = self.accumulate(x, mask)
         if cfg.grad_clip > 0:                                                      # 4. update
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
+        return total
+
+    def accumulate(self, x, mask) -> torch.Tensor:
+        "Gradients of the batch's mean loss, a micro-batch at a time: forward under autocast, backward outside."
+        n_micro, m = self.per_rank // self.micro, self.micro
+        total = torch.zeros((), device=self.rt.device)
+        for i in range(n_micro):
+            xb = x[i * m:(i + 1) * m]
+            sync = i == n_micro - 1 or not self.rt.distributed     # DDP all-reduces on the last one only
+            with contextlib.nullcontext() if sync else self.eager.no_sync():
+                with self.rt.autocast():
+                    if self.cfg.objective == 'ar': loss = ar_loss(self.net, xb)
+                    else: loss = bert_loss(self.net, xb, mask=mask[i * m:(i + 1) * m])
+                (loss / n_micro).backward()
+            total += loss.detach() / n_micro
         return total
 
     def run(self, step:int, until:int, val_tokens, progress:bool, t_start:float) -> TrainResult:

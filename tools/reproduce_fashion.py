@@ -25,6 +25,7 @@ from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
 from igpt_minimal.runfiles import save_checkpoint, WEIGHTS_NAME
 from igpt_minimal.scale import plan
+from igpt_minimal.model import resolve_precision
 
 import argparse
 ap = argparse.ArgumentParser(); ap.add_argument('run', nargs='?', default='runs/fashion')
@@ -50,18 +51,22 @@ for objective, out in (('ar', run), ('bert', bert_run)):          # 1. pretraini
     m[key] = time.time() - t0; save()
 
 cfg = get_preset('fashion', **over); data = prepare_data(cfg, run)
-if 'mfu_fp32' not in m:                                           # throughput as a share of this CPU's fp32 matmul peak
+prec = resolve_precision(cfg.precision, 'cpu')[0]                 # the run's precision on this CPU
+if 'mfu_fp32' not in m:                                           # throughput as a share of this CPU's fp32 and bf16 matmul peaks
     stage('throughput')
-    a = torch.randn(2048, 2048)
-    for _ in range(3): a @ a
-    times = []
-    for _ in range(10): t0 = time.perf_counter(); a @ a; times.append(time.perf_counter() - t0)
-    peak = 2 * 2048 ** 3 / sorted(times)[len(times) // 2]
+    def peak(dtype):
+        a = torch.randn(2048, 2048, dtype=dtype)
+        for _ in range(3): a @ a
+        times = []
+        for _ in range(10): t0 = time.perf_counter(); a @ a; times.append(time.perf_counter() - t0)
+        return 2 * 2048 ** 3 / sorted(times)[len(times) // 2]
+    p32, p16 = peak(torch.float32), peak(torch.bfloat16)
     recs = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines()]
     tps = sorted(r['tokens_per_s'] for r in recs if 'val_nll' not in r) or [r['tokens_per_s'] for r in recs]
     tok_s = tps[len(tps) // 2]                                    # median over the logging windows without an evaluation
     fpt = plan(cfg)['flops_per_token']
-    m.update(fp32_matmul_peak_flops=peak, train_tokens_per_s=tok_s, train_flops_per_token=fpt, mfu_fp32=tok_s * fpt / peak); save()
+    m.update(precision=prec, fp32_matmul_peak_flops=p32, bf16_matmul_peak_flops=p16, train_tokens_per_s=tok_s,
+             train_flops_per_token=fpt, mfu_fp32=tok_s * fpt / p32, mfu_bf16=tok_s * fpt / p16); save()
 model, _, state = load_model(run/'best.pt')                       # the weights with the best validation NLL
 if 'test_nll_bits_per_token' not in m:                            # 2. the test NLL, once
     stage('test NLL')
@@ -74,7 +79,7 @@ if not (run/'completions.png').exists():                          # 3. completio
     stage('completions')
     idx = torch.stack([(data['labels_test'] == c).nonzero()[0, 0] for c in range(0, 10, 2)])   # one image of every other class
     imgs = dequantize(unraster(data['tokens_test'][idx].long(), cfg.image_size, cfg.image_size), data['palette'])
-    comp = complete_images(model, imgs, data['palette'], n_samples=5, generator=torch.Generator().manual_seed(0))
+    comp = complete_images(model, imgs, data['palette'], n_samples=5, generator=torch.Generator().manual_seed(0), precision=prec)
     completion_grid(imgs, comp, path=run/'completions.png')
 if 'probe_layer' not in m:                                        # 4. linear probes, AR; pixels of the model's input and at 28×28
     stage('probing AR')
@@ -106,7 +111,7 @@ for w in (1.0, 0.0):                                              # 6. fine-tuni
     if key in m: continue
     stage(f'fine-tuning, gen_weight={w}')
     ft = finetune(model, *split_args(data), steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
-                  gen_weight=w, lr=ft_lr, clf_lr=10 * ft_lr)
+                  gen_weight=w, lr=ft_lr, clf_lr=10 * ft_lr, precision=prec)
     m[key] = dict(lr=ft_lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
                   test_ci95=list(wilson_interval(int(ft.test_correct.sum()), len(ft.test_correct))), seconds=ft.seconds,
                   history=ft.history)
