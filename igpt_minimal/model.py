@@ -253,9 +253,10 @@ def resolve_precision(precision:str='auto', device='cpu') -> tuple[str, str]:
         raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
     if precision != 'auto': return precision, 'asked for'
     dev = torch.device(device)
-    if dev.type == 'cuda':
-        ok = torch.cuda.is_bf16_supported()
-        return ('bf16', 'a CUDA GPU with bf16') if ok else ('fp32', 'this CUDA GPU has no fast bf16')
+    if dev.type == 'cuda':   # bf16 tensor cores from Ampere (compute capability 8) on; older GPUs emulate bf16
+        major, minor = torch.cuda.get_device_capability(dev)
+        if major >= 8: return 'bf16', f'a CUDA GPU with bf16 tensor cores (compute capability {major}.{minor})'
+        return 'fp32', f'this CUDA GPU (compute capability {major}.{minor}) has no bf16 tensor cores'
     if dev.type == 'cpu':
         fast = [f.upper().replace('_', '-') for f in ('amx_bf16', 'avx512_bf16') if f in _cpu_flags()]
         if fast: return 'bf16', f"a CPU with {' and '.join(fast)}"

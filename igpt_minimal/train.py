@@ -340,6 +340,7 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
     if progress and rt.is_main:
         print(f"precision {rt.precision} ({rt.why}); torch.compile {'on' if compiled else 'off'} ({why})")
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
+    loop.setup = dict(precision=rt.precision, precision_why=rt.why, compile=compiled, compile_why=why)
     if compiled: loop.net = torch.compile(net)      # the DDP-wrapped model, so DDP's hooks stay outside
     loop.saved_step = state['step'] if state is not None else None
     loop.rotate = not (state or {}).get('from_prev', False)      # keep the replaced file as ckpt-prev.pt
@@ -363,6 +364,7 @@ class _Loop:
                              f"{self.per_rank}")
         self.tokens = tokens             # each batch is pinned as it is drawn (indexing makes a new tensor)
         self.history, self.saved_step, self.best_nll, self.rotate = [], None, None, True
+        self.setup = {}                  # what the first metrics line records: precision, compile, and why
 
     def batch(self):
         "This process's slice of the global batch (and its BERT masks), on the device."
@@ -429,7 +431,8 @@ class _Loop:
                 self.check_finite(step, loss, params=saving)   # never log a NaN loss, never save NaN weights
                 tok_s = seen / max(time.time() - t_last, 1e-9)
                 t_last, seen = time.time(), 0
-                rec = dict(step=step, loss=loss, lr=lr_at(step - 1, cfg), tokens_per_s=round(tok_s))
+                rec = dict(step=step, loss=loss, lr=lr_at(step - 1, cfg), tokens_per_s=round(tok_s),
+                           **({} if self.history else self.setup))
                 if evaluating:
                     val_nll = evaluate(self.model, val_tokens, cfg, rt)
                     rec.update(val_nll=val_nll, val_bits_per_token=bits_per_token(val_nll))

@@ -74,6 +74,9 @@ def test_resolve_precision(monkeypatch):
     monkeypatch.setattr(model_mod, '_cpu_flags', lambda: {'avx2', 'fma'})
     assert resolve_precision('auto', 'cpu') == ('fp32', 'this CPU has no AMX-BF16 or AVX512-BF16')
     assert resolve_precision('auto', 'meta')[0] == 'fp32'
+    for cc, want in (((7, 5), 'fp32'), ((8, 0), 'bf16'), ((10, 0), 'bf16')):   # T4; A100; Blackwell
+        monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda dev=None, cc=cc: cc)
+        assert resolve_precision('auto', 'cuda')[0] == want
     with pytest.raises(ValueError, match="'auto', 'bf16' or 'fp32'"): resolve_precision('fp16', 'cpu')
     with pytest.raises(ValueError, match="precision must be"): TrainConfig(precision='half')
     with pytest.raises(ValueError, match="compile must be"): TrainConfig(compile='yes')
@@ -138,3 +141,11 @@ def test_sampling_and_features_in_bf16():
     for l in f32:
         assert f16[l].dtype == torch.float32
         torch.testing.assert_close(f16[l], f32[l], atol=5e-2, rtol=5e-2)
+
+
+def test_the_run_log_says_what_was_chosen_and_why(tmp_path, tokens):
+    import json
+    train(get_preset('tiny', max_steps=2, log_every=1), tokens, out_dir=tmp_path, progress=False)
+    first = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[0])
+    assert (first['precision'], first['precision_why'], first['compile']) == ('fp32', 'asked for', False)
+    assert 'earn back compiling' in first['compile_why']
