@@ -201,6 +201,7 @@ def cmd_probe(a):
     "Per-layer linear-probe accuracy of a checkpoint, with the raw-pixel baseline; writes probe_layers.png."
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
     run, plot = _run_of(a.ckpt), _plot_path(a.plot, _run_of(a.ckpt))
+    plot.parent.mkdir(parents=True, exist_ok=True)     # before the work: a path that cannot be made fails now
     # the report is printed before any file is written: a read-only run directory loses nothing computed
     r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
                   palette=state.get('palette'), show=lambda r: print(format_probe(r), flush=True))
@@ -405,6 +406,8 @@ def main(argv=None) -> int:
     "Entry point of the `igpt` command."
     p = build_parser()
     a = p.parse_args(argv)
+    if hasattr(sys.stdout, 'reconfigure'):   # a file name that is not UTF-8 is printed escaped, never fatal
+        sys.stdout.reconfigure(errors='backslashreplace')
     if a.cmd is None:
         p.print_help()
         return 0

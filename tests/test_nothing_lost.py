@@ -166,11 +166,12 @@ def test_skip_bad_images_with_a_non_utf8_name(tmp_path):
     data = png_folder(tmp_path/'imgs')
     with open(os.path.join(os.fsencode(data/'a'), b'bad\xff.png'), 'wb') as f: f.write(b'not an image')
     env = dict(os.environ, PYTHONIOENCODING='utf-8', PYTHONPATH=str(ROOT))
+    out = os.fsencode(tmp_path) + b'/run\xff'                         # printed at the end: escaped, not fatal
     r = subprocess.run([sys.executable, '-m', 'igpt_minimal.cli', 'train', '--preset', 'tiny', '--data', 'images',
-                        '--data-path', data, '--out', tmp_path/'run', '--skip-bad-images', '--max-steps', '2', '--quiet'],
+                        '--data-path', data, '--out', out, '--skip-bad-images', '--max-steps', '2', '--quiet'],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert 'skipped 1 unreadable image' in r.stdout and 'bad' in r.stdout
+    assert 'skipped 1 unreadable image' in r.stdout and 'bad' in r.stdout and 'checkpoint: ' in r.stdout
 
 
 # 12. probe prints the path it really wrote
