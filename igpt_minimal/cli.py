@@ -150,7 +150,10 @@ def _available_bytes(dev:torch.device) -> int|None:
     with contextlib.suppress(OSError, ValueError):       # a container's own limit (cgroup v2)
         cg = Path('/sys/fs/cgroup')
         limit = (cg/'memory.max').read_text().strip()
-        if limit != 'max': free.append(int(limit) - int((cg/'memory.current').read_text()))
+        if limit != 'max':                                # its usage counts file cache it can reclaim
+            cache = [int(l.split()[1]) for l in (cg/'memory.stat').read_text().splitlines()
+                     if l.startswith('inactive_file ')]
+            free.append(int(limit) - int((cg/'memory.current').read_text()) + sum(cache))
     return min(free) if free else None
 
 def _check_memory(model, n_images:int, n_samples:int, what:str, option:str):
