@@ -178,6 +178,16 @@ def _read_archive(path:Path, names:list[str]) -> dict[str, bytes]:
                          f"get {CIFAR10_URL}")
     return found
 
+def _read_capped(f:Path) -> bytes:
+    "An extracted batch file's bytes, refused above the archive's cap (checked before reading, and while reading)."
+    with open(f, 'rb') as fh:
+        size = os.fstat(fh.fileno()).st_size
+        raw = fh.read(_MAX_BATCH_BYTES + 1) if size <= _MAX_BATCH_BYTES else b''   # a file may grow as we read
+    if size > _MAX_BATCH_BYTES or len(raw) > _MAX_BATCH_BYTES:
+        raise ValueError(f"{f} is {max(size, len(raw)):,} bytes or more, far more than a CIFAR-10 batch (about "
+                         "31 MB): this is not the extracted CIFAR-10 folder")
+    return raw
+
 # %% ../nbs/A5_cifar10.ipynb #352371d1
 def _find_cifar10(path, download=False) -> Path:
     "The archive or batches folder that `path` points to, downloading the archive there if asked."
@@ -202,7 +212,7 @@ def load_cifar10(path, # cifar-10-python.tar.gz, its extracted cifar-10-batches-
         if missing := [n for n in names if not (src / n).is_file()]:
             raise FileNotFoundError(f"{src} has no {missing[0]}; extract the complete {_ARCHIVE} there, or "
                                     "point path at the archive")
-        raw = {n: (src / n).read_bytes() for n in names}
+        raw = {n: _read_capped(src / n) for n in names}
     else:
         if check_md5 and (h := _md5(src)) != CIFAR10_MD5:
             raise ValueError(f"{src} has MD5 {h}, not the published {CIFAR10_MD5}: truncated or a different "

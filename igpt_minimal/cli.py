@@ -8,17 +8,19 @@ import argparse, contextlib, errno, json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
+import torch.distributed as dist
 import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
 from .model import resolve_precision
-from .train import evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model
+from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
+                                resume_state, TrainConfig)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, resume_checkpoint, write_text, CKPT_NAME
+from .runfiles import RunInUse, RunLock, write_text, run_files, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -40,10 +42,17 @@ def _run_of(ckpt) -> Path:
     "The run directory of --ckpt, which names a run directory or a checkpoint file in one."
     return Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
 
-def _split(out:Path, cfg, split:str, data_path=None):
-    "Token sequences and labels of a split, from the run's cache (or freshly prepared)."
-    d = prepare_data(cfg, out, data_path)
+def _split(out:Path, cfg, split:str, data_path=None, palette=None):
+    "Token sequences and labels of a split, from the run's cache (or freshly prepared with the run's palette)."
+    d = prepare_data(cfg, out, data_path, palette=palette)
     return d[f'tokens_{split}'], d[f'labels_{split}'], d['palette']
+
+def _outside_data(out:Path, data_path):
+    "Refuse an --out inside --data-path: the run's own files (loss.png, ...) would become training images."
+    d, o = Path(data_path).expanduser().resolve(), out.expanduser().resolve()
+    if d.is_dir() and (o == d or d in o.parents):
+        raise ValueError(f"--out {out} is inside --data-path {data_path}: the run's files would become training "
+                         "images; choose an --out outside the data folder")
 
 def _hardware() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -60,31 +69,43 @@ def cmd_train(a):
         raise ValueError("--data-path is not used with the built-in digits: drop it, or choose the data with "
                          "--data images, fashion-mnist or cifar10")
     out = _run_dir(a.out)
+    if a.data_path is not None: _outside_data(out, a.data_path)
     rt = setup_device(a.device)
-    with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
-        # memory-mapped: only the step and config are read here; train() reads the weights
-        prev = resume_checkpoint(out, mmap=True, say=False) if a.resume else None
-        start = prev['step'] if prev else 0
-        if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
-            cfg = replace(cfg, max_steps=prev['config']['max_steps'])
-        del prev                                    # unmap the file before train() replaces it
-        # rank 0 prepares the token cache first
-        if rt.distributed and not rt.is_main: torch.distributed.barrier()
-        data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download,
-                            skip_bad=a.skip_bad_images)
-        if rt.distributed and rt.is_main: torch.distributed.barrier()
-        res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume,
-                    palette=data['palette'], progress=not a.quiet, device=a.device)
+    try: res, start, data, cfg = _train_run(a, cfg, out, rt)
+    finally:
+        if rt.distributed and dist.is_initialized(): dist.destroy_process_group()   # a clean exit for every rank
     if rt.is_main:
         if res.step == start:
             msg = (f"nothing to train: the run is already at step {start} of {cfg.max_steps} "
                    "(pass a larger --max-steps to go on)")
         else: msg = (f"trained {res.step - start} steps (step {res.step} of {cfg.max_steps}) in "
-                     f"{res.seconds:.0f} s")
+                     f"{res.seconds:.0f} s" + (f" on {rt.world} processes" if rt.distributed else ""))
         if res.val_nll is not None:
             msg += (f"; validation NLL {bits_per_token(res.val_nll):.3f} bits/token "
                     f"({bits_per_dim(res.val_nll, data['palette'].shape[1]):.3f} bits/dim)")
         print(msg + f"; checkpoint: {out/CKPT_NAME}")
+
+def _train_run(a, cfg, out:Path, rt):
+    with RunLock(out) if rt.is_main else contextlib.nullcontext():       # one writer, from the token cache on
+        # checked before the token cache is written: a new run never writes into another run's directory.
+        # Memory-mapped: only the step, config and palette are read here; train() reads the weights
+        prev = resume_state(cfg, out, a.resume, mmap=True, say=False)
+        start = prev['step'] if prev else 0
+        if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
+            cfg = replace(cfg, max_steps=prev['config']['max_steps'])
+        if prev and a.precision is None:            # the run's own precision (fp32 for runs made before it)
+            cfg = replace(cfg, precision=TrainConfig.from_dict(prev['config']).precision)
+        palette = prev.get('palette') if prev else None    # the run's palette, never refitted
+        palette = None if palette is None else palette.clone()
+        del prev                                    # unmap the file before train() replaces it
+        # rank 0 prepares the token cache first
+        if rt.distributed and not rt.is_main: dist.barrier()
+        data = prepare_data(cfg, out, a.data_path, check_md5=not a.no_check_md5, download=a.download,
+                            skip_bad=a.skip_bad_images, palette=palette)
+        if rt.distributed and rt.is_main: dist.barrier()
+        res = train(cfg, data['tokens_train'], data['tokens_val'], out_dir=out, resume=a.resume,
+                    palette=data['palette'], progress=not a.quiet, device=a.device)
+    return res, start, data, cfg
 
 def _precision(a, cfg, device) -> str:
     "--precision, else the run's own, as 'bf16' or 'fp32' on `device`."
@@ -98,8 +119,9 @@ def cmd_sample(a):
         raise ValueError(f"{a.ckpt} is a BERT run: BERT models fill in masked pixels and cannot sample "
                          "images left to right; sample an AR run")
     out = _png_out(a.out)
-    toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
+    _check_memory(model, a.n, a.samples, f"--n {a.n} x --samples {a.samples}", '--n')
+    toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path, state.get('palette'))
     if a.complete and a.n > len(toks):
         raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(a.seed)
@@ -115,6 +137,42 @@ def cmd_sample(a):
     else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
     print(f"wrote {out} ({a.n} images x {a.samples} samples, "
           f"{'completions' if a.complete else 'unconditional'})")
+
+# %% ../nbs/A4_cli.ipynb #7035ea7d
+def _sampling_bytes(model, n_seqs:int) -> int:
+    "Memory for sampling `n_seqs` sequences at once: KV cache, one step's activations and logits, the results."
+    c, elem = model.config, next(model.parameters()).element_size()
+    cache = 2 * c.n_layer * c.n_positions * c.n_embd * elem
+    step = (8 * c.n_embd + 3 * (c.n_colors + 1)) * 4
+    results = c.n_positions * (8 + 3 * 4 + 3)           # ids, dequantized pixels, the uint8 grid
+    return n_seqs * (cache + step + results)
+
+def _available_bytes(dev:torch.device) -> int|None:
+    "Memory this process can still allocate on `dev` (CUDA: free device memory; CPU: MemAvailable, cgroup limit)."
+    if dev.type == 'cuda': return torch.cuda.mem_get_info(dev)[0]
+    if dev.type != 'cpu': return None
+    free = []
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open('/proc/meminfo') as f:
+            free += [int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:')]
+    with contextlib.suppress(OSError, ValueError):       # a container's own limit (cgroup v2)
+        cg = Path('/sys/fs/cgroup')
+        limit = (cg/'memory.max').read_text().strip()
+        if limit != 'max':                                # its usage counts file cache it can reclaim
+            cache = [int(l.split()[1]) for l in (cg/'memory.stat').read_text().splitlines()
+                     if l.startswith('inactive_file ')]
+            free.append(int(limit) - int((cg/'memory.current').read_text()) + sum(cache))
+    return min(free) if free else None
+
+def _check_memory(model, n_images:int, n_samples:int, what:str, option:str):
+    "Refuse, before any work, a sampling request larger than the memory available."
+    dev = next(model.parameters()).device
+    need, free = _sampling_bytes(model, n_images * n_samples), _available_bytes(dev)
+    if free is None or need <= free: return
+    gib = lambda b: f"{b / 2**30:,.1f} GiB"
+    raise ValueError(f"{what} samples {n_images * n_samples:,} images at once, which needs about {gib(need)} of "
+                     f"memory (KV cache and results), but {dev} has {gib(max(free, 0))} available: use at most "
+                     f"{option} {max(free, 0) // _sampling_bytes(model, n_samples)}")
 
 # %% ../nbs/A4_cli.ipynb #a8e69236
 def _parse_layers(spec:str, n_layer:int):
@@ -143,14 +201,23 @@ def format_probe(r:dict) -> str:
                 f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] paired, McNemar p = {r['mcnemar_p']:.2g}")
     return '\n'.join(rows)
 
+def _plot_path(plot, run:Path) -> Path:
+    "The PNG file --plot names: RUN/probe_layers.png by default, probe_layers.png in a directory, NAME.png for NAME."
+    if not plot: return run/'probe_layers.png'
+    p = Path(plot)
+    if p.is_dir(): return p/'probe_layers.png'
+    return p if p.suffix.lower() == '.png' else p.with_name(p.name + '.png')   # what matplotlib would write
+
 def cmd_probe(a):
     "Per-layer linear-probe accuracy of a checkpoint, with the raw-pixel baseline; writes probe_layers.png."
-    model, cfg, _ = load_model(a.ckpt, setup_device(a.device).device)
-    run = _run_of(a.ckpt)
-    plot = Path(a.plot) if a.plot else run/'probe_layers.png'
+    model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
+    run, plot = _run_of(a.ckpt), _plot_path(a.plot, _run_of(a.ckpt))
+    plot.parent.mkdir(parents=True, exist_ok=True)     # before the work: a path that cannot be made fails now
+    # the report is printed before any file is written: a read-only run directory loses nothing computed
     r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
-                  _precision(a, cfg, next(model.parameters()).device))
-    print(format_probe(r) + f"\nplot: {plot}")
+                  _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'),
+                  show=lambda r: print(format_probe(r), flush=True))
+    print(f"plot: {plot}")
     write_text(run/'probe.json', json.dumps(r, indent=1))
 
 # %% ../nbs/A4_cli.ipynb #dc6f5af3
@@ -170,7 +237,8 @@ def _png_out(path:str, inputs=()) -> Path:
     if out.is_dir(): raise ValueError(f"--out {out} is a directory: give a .png file path in it")
     if out.suffix.lower() != '.png':
         raise ValueError(f"--out {out} must end in .png (the grid is written as a PNG)")
-    if any(out.resolve() == Path(f).resolve() for f in inputs):
+    # the same file, also through a hard link or a symbolic link: compared by device and inode, not by name
+    if out.exists() and any(Path(f).exists() and os.path.samefile(out, f) for f in inputs):
         raise ValueError(f"--out {out} is one of the input images: choose another file")
     if out.parent.exists() and not out.parent.is_dir():
         raise ValueError(f"--out {out}: {out.parent} is a file, not a directory")
@@ -193,6 +261,7 @@ def cmd_complete(a):
         raise FileNotFoundError(f"no image file {missing[0]}")
     out = _png_out(a.out, a.image)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
+    _check_memory(model, a.n, len(a.image), f"{len(a.image)} image(s) x --n {a.n}", '--n')
     keep = cfg.image_size // 2 if a.keep_rows is None else a.keep_rows
     g = torch.Generator(next(model.parameters()).device).manual_seed(a.seed)
     imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g,
@@ -218,8 +287,9 @@ def run_demo(out, max_steps:int|None=None, seed:int=0, progress:bool=True, devic
         return _demo(out, max_steps, seed, progress, device, precision, t0)   # one writer for the whole demo
 
 def _demo(out:Path, max_steps, seed, progress, device, precision, t0) -> dict:
-    if (out/CKPT_NAME).exists():
-        raise FileExistsError(f"{out} already holds a run: pass --out NEW_DIR (or delete {out})")
+    if found := run_files(out):
+        raise FileExistsError(f"{out} already holds a run ({', '.join(found)}): pass --out NEW_DIR (or delete "
+                              f"{out})")
     cfg = get_preset('digits', seed=seed, precision=precision,
                      **({'max_steps': max_steps} if max_steps is not None else {}))
     data = prepare_data(cfg, out)
@@ -342,18 +412,28 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, Floati
 _DISK_ERRORS = {errno.ENOSPC: 'the disk is full: free some space',
                 errno.EDQUOT: 'the disk quota is used up: free some space',
                 errno.EROFS: 'the file system is read-only',
-                errno.EACCES: 'permission denied', errno.EPERM: 'permission denied'}
+                errno.EACCES: 'permission denied', errno.EPERM: 'permission denied',
+                errno.EIO: 'the write failed (an input/output error): check the disk'}
+_WHAT_TO_DO = {   # by command: only options the command has
+    'train': "; or choose another --out (nothing half-written was left; the last complete checkpoint, if any, "
+             "is intact)",
+    'demo': "; or choose another --out (nothing half-written was left)",
+    'probe': "; the report above is complete (--plot can put the plot elsewhere; probe.json goes in the run "
+             "directory)",
+    'plan': ''}
 
-def _disk_error(e:OSError) -> str|None:
+def _disk_error(e:OSError, cmd:str='train') -> str|None:
     "A one-line message for a file that could not be written, or None if `e` is another kind of error."
     if e.errno not in _DISK_ERRORS: return None
-    return (f"cannot write {e.filename or 'a file'}: {_DISK_ERRORS[e.errno]} or choose another --out "
-            f"(nothing half-written was left; the last complete checkpoint, if any, is intact)")
+    return (f"cannot write {e.filename or 'a file'}: {_DISK_ERRORS[e.errno]}"
+            + _WHAT_TO_DO.get(cmd, "; or choose another --out"))
 
 def main(argv=None) -> int:
     "Entry point of the `igpt` command."
     p = build_parser()
     a = p.parse_args(argv)
+    if hasattr(sys.stdout, 'reconfigure'):   # a file name that is not UTF-8 is printed escaped, never fatal
+        sys.stdout.reconfigure(errors='backslashreplace')
     if a.cmd is None:
         p.print_help()
         return 0
@@ -362,7 +442,7 @@ def main(argv=None) -> int:
         print(f"igpt {a.cmd}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        if (msg := _disk_error(e)) is None: raise
+        if (msg := _disk_error(e, a.cmd)) is None: raise
         print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/A2_images.ipynb #49d99735
 from __future__ import annotations
-import functools
+import functools, os
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,6 +17,10 @@ __all__ = ['IMAGE_SUFFIXES', 'FOLDER_TEST_FRAC', 'FOLDER_SPLIT_SEED', 'MIN_PER_C
 
 # %% ../nbs/A2_images.ipynb #a0f68cb7
 IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm'}
+
+def _printable(x) -> str:
+    "Text any terminal can print: file-name bytes that are not UTF-8 become U+FFFD, not a UnicodeEncodeError."
+    return str(x).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
 
 def read_image(path, # an image file Pillow can read
                size:int, # output side
@@ -32,7 +36,7 @@ def read_image(path, # an image file Pillow can read
                     (np.asarray(im, dtype=np.float64) / 257).clip(0, 255).round().astype(np.uint8))
             im = im.convert('L' if channels == 1 else 'RGB')  # decodes the whole file: truncation shows here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+        raise ValueError(_printable(f"{path}: not a readable image ({type(e).__name__}: {e})")) from None
     w, h = im.size
     s = min(w, h)
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))  # largest centred square
@@ -44,10 +48,17 @@ def read_image(path, # an image file Pillow can read
 FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED = 0.2, 0   # the test split of a folder without train/ and test/
 MIN_PER_CLASS = 7   # so the test split and chapter 04's validation split each get at least one of every class
 
-def _image_files(d:Path) -> list[Path]:
-    "Image files in `d`, sorted; hidden files (e.g. macOS's ._ companions) are not images."
-    return sorted(p for p in d.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
+def _is_image(name:str) -> bool:   # hidden files (e.g. macOS's ._ companions) are not images
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith('.')
+
+def _image_files(d:Path, recursive:bool=False) -> list[Path]:
+    "Image files in `d`, sorted; `recursive`: in its sub-folders too (hidden folders skipped, links not followed)."
+    if not recursive: return sorted(p for p in d.iterdir() if p.is_file() and _is_image(p.name))
+    files = []
+    for top, dirs, names in os.walk(d):                 # os.walk does not follow links to folders: no loops
+        dirs[:] = [n for n in dirs if not n.startswith('.')]
+        files += [Path(top)/n for n in names if _is_image(n) and (Path(top)/n).is_file()]
+    return sorted(files)
 
 def folder_classes(path) -> list[str]:
     "An image folder's class names (its sorted sub-folders), or [] for a flat folder of unlabelled images."
@@ -59,7 +70,7 @@ def folder_classes(path) -> list[str]:
     if subs and _image_files(root):
         raise ValueError(f"{root} holds both images and sub-folders: put every image in a class sub-folder, "
                          "or use a flat folder")
-    if empty := [p.name for p in subs if not _image_files(p)]:
+    if empty := [p.name for p in subs if not _image_files(p, recursive=True)]:
         raise ValueError(f"class folder {root/empty[0]} has no images: add some or remove it")
     if not subs and not _image_files(root):
         raise ValueError(f"{root} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -68,7 +79,7 @@ def folder_classes(path) -> list[str]:
 # %% ../nbs/A2_images.ipynb #4d223381
 def _files_and_labels(root:Path, classes:list[str]) -> tuple[list[Path], list[int]]:
     if not classes: return _image_files(root), []
-    pairs = [(f, k) for k, c in enumerate(classes) for f in _image_files(root/c)]
+    pairs = [(f, k) for k, c in enumerate(classes) for f in _image_files(root/c, recursive=True)]   # nested too
     return [f for f, _ in pairs], [k for _, k in pairs]
 
 def load_image_folder(path, # the folder (see the layout above)
@@ -109,7 +120,7 @@ def load_image_folder(path, # the folder (see the layout above)
                 raise ValueError(f"{e}; remove or fix it, or skip unreadable files "
                                  "(--skip-bad-images)") from None
             bad.append(f)
-    if bad: print(f"skipped {len(bad)} unreadable image(s) in {root}, e.g. {bad[0]}")
+    if bad: print(_printable(f"skipped {len(bad)} unreadable image(s) in {root}, e.g. {bad[0]}"))
     if not images:
         raise ValueError(f"no readable images in the {'training' if train else 'test'} split of {root}")
     y = (torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes

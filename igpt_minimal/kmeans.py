@@ -62,6 +62,7 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), or pixels (P, C): uint8, or
     "A k-means palette for `pixels`: k-means++ seeding, then Lloyd from coarse colour grids to exact colours."
     if n_colors < 1: raise ValueError(f"n_colors must be >= 1, got {n_colors}")
     px, g, dev = flat_pixels(pixels), torch.Generator().manual_seed(seed), default_device(device)
+    if not len(px): raise ValueError("no pixels to fit a palette to: pass at least one image")
     if max_pixels and len(px) > max_pixels: px = px[torch.randint(len(px), (max_pixels,), generator=g)]
     x, w = (t.to(dev) for t in _distinct(px))
     if n_colors > len(x):

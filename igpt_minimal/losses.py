@@ -33,12 +33,9 @@ def bert_mask(shape, mask_prob:float=0.15, generator:torch.Generator|None=None, 
     "Bool mask (B, T): each position independently True with `mask_prob`, at least one True per row."
     if not 0 < mask_prob < 1: raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
     B, T = shape
-    mask = torch.rand(B, T, generator=generator, device=device) < mask_prob
-    empty = ~mask.any(1)
-    if empty.any():  # give each empty row one masked position, uniformly chosen
-        pick = torch.randint(0, T, (B,), generator=generator, device=device)
-        mask[empty, pick[empty]] = True
-    return mask
+    r = torch.rand(B, T, generator=generator, device=device)
+    # each row's smallest draw is masked too: at least one position per row, and no value is read back
+    return (r < mask_prob).scatter_(1, r.argmin(1, keepdim=True), True)
 
 def bert_loss(model:IGPT, seqs:torch.Tensor, mask_prob:float=0.15, generator:torch.Generator|None=None,
               mask=None) -> torch.Tensor:

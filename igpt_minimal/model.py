@@ -212,6 +212,8 @@ class IGPT(nn.Module):
     def forward(self, x, causal:bool=True, mask=None, return_hidden:bool=False):
         "Logits (B, T, n_colors) for tokens x (B, T); return_hidden adds [embeddings, block 1, ..., block L]."
         if not torch.compiler.is_compiling(): check_tokens(x, self.config.n_colors, self.config.n_positions)
+        if x.shape[1] == 0: raise ValueError(f"tokens of shape {tuple(x.shape)} are empty sequences: pass at "
+                                             "least one token per row")
         x = x.long()                                 # any integer dtype, e.g. the uint8 of a token cache
         if causal:
             if mask is not None:

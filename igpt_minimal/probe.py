@@ -234,13 +234,18 @@ def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=
     return by_layer, linear_probe(*split_args(d, pix))
 
 def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None,
-              precision:str|None=None) -> dict:
+              precision:str|None=None,  # of the forward passes (default: the run's own)
+              palette=None,   # the checkpoint's palette: tokens are never made with another one
+              show=None,      # called with the report before the plot is written
+             ) -> dict:
     "The protocol on a training run: probes of the requested layers and of the raw pixels, and their report."
-    d = prepare_data(cfg, run_dir, data_path)      # the run's cached tokens and labels
+    d = prepare_data(cfg, run_dir, data_path, palette=palette)      # the run's cached tokens and labels
     if d['labels_train'].min() < 0:
         raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
                          f"put the images in one sub-folder per class")
     by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers, precision)
+    report = probe_report(by_layer, pixels)
+    if show is not None: show(report)
     if plot_path is not None:
         plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
-    return probe_report(by_layer, pixels)
+    return report

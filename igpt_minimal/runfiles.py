@@ -4,16 +4,16 @@
 
 # %% ../nbs/A1_runfiles.ipynb #6d19fcec
 from __future__ import annotations
-import json, os, socket
+import errno, json, os, re, shutil, socket
 from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'atomic_write', 'write_text', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'save_npy', 'resume_checkpoint', 'RunInUse', 'RunLock', 'trim_metrics',
-           'all_finite']
+__all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'RUN_FILES', 'atomic_write', 'write_text', 'latest_checkpoint',
+           'save_checkpoint', 'load_checkpoint', 'save_npy', 'resume_checkpoint', 'run_files', 'check_new_run',
+           'remove_stale_temporaries', 'RunInUse', 'RunLock', 'trim_metrics', 'read_jsonl', 'all_finite']
 
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
@@ -50,7 +50,15 @@ def save_checkpoint(path, keep=None, **state):
     "Write `state` to `path` atomically (temp file + rename); the file it replaces is renamed to `keep`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save(state, tmp), keep)
+    def write(tmp):
+        try: torch.save(state, tmp)
+        except RuntimeError as e: raise _write_failed(e, path) from None
+    atomic_write(path, write, keep)
+
+def _write_failed(e:RuntimeError, path:Path) -> OSError:
+    "torch.save reports a failed write as its writer's RuntimeError; the OSError it is (ENOSPC if the disk is full)."
+    code = errno.ENOSPC if shutil.disk_usage(path.parent).free < 1 << 20 else errno.EIO
+    return OSError(code, f"{os.strerror(code)} (torch.save: {str(e).splitlines()[0]})", str(path))
 
 def load_checkpoint(path, mmap:bool=False) -> dict:
     "Read a checkpoint safely; a directory means its ckpt.pt, else model.pt. `mmap`: read tensors lazily."
@@ -68,6 +76,9 @@ def load_checkpoint(path, mmap:bool=False) -> dict:
     missing = {'model', 'config', 'step'} - set(state) if isinstance(state, dict) else {'model'}
     if missing:
         raise ValueError(f"{path} is not an igpt_minimal checkpoint (missing {sorted(missing)})")
+    if not isinstance(state['config'], dict):
+        raise ValueError(f"{path} is not an igpt_minimal checkpoint (its config is a "
+                         f"{type(state['config']).__name__}, not a dict)")
     return state
 
 def save_npy(path, arr:np.ndarray):
@@ -86,6 +97,49 @@ def resume_checkpoint(out, mmap:bool=False, say:bool=True) -> dict|None:
         if say: print(f"{ckpt} is unreadable; resuming from {PREV_NAME}")
         # from_prev: the next save must not rotate the unreadable ckpt.pt onto the good ckpt-prev.pt
         return dict(load_checkpoint(Path(out)/PREV_NAME, mmap=mmap), from_prev=True)
+
+# %% ../nbs/A1_runfiles.ipynb #c69ed8eb
+RUN_FILES = (CKPT_NAME, PREV_NAME, BEST_NAME, WEIGHTS_NAME, 'metrics.jsonl', 'loss.png', 'metrics.json', 'probe.json',
+             'probe_layers.png', 'completions.png')   # what igpt train, probe and demo write
+
+def run_files(out) -> list[str]:
+    "The run files (RUN_FILES) present in directory `out`."
+    return [n for n in RUN_FILES if (Path(out)/n).exists()]
+
+def _resumable(ckpt:Path) -> bool:
+    try: state = load_checkpoint(ckpt, mmap=True)
+    except ValueError: return True                      # unreadable: resuming falls back to ckpt-prev.pt
+    return 'optimizer' in state and 'rng' in state
+
+def check_new_run(out):
+    "Refuse to start a new run in `out` if it holds a run's files, saying whether --resume can continue it."
+    if out is None or not (found := run_files(out)): return
+    ckpt = latest_checkpoint(out)
+    hint = ("pass --resume to continue it, or choose another --out" if ckpt is not None and _resumable(ckpt) else
+            f"{ckpt.name} holds weights only, so it cannot be continued: choose another --out" if ckpt is not None
+            else f"it has no training state ({CKPT_NAME}), so it cannot be continued: choose another --out")
+    raise FileExistsError(f"{out} already holds a run ({', '.join(found)}): {hint}")
+
+# %% ../nbs/A1_runfiles.ipynb #9460736b
+_TEMP = re.compile(r'\..+\.(\d+)\.tmp')   # atomic_write's temporary names: .NAME.PID.tmp
+
+def _alive(pid:int) -> bool:
+    "Whether process `pid` runs (POSIX; on Windows every process counts as alive: signal 0 would end it)."
+    if os.name == 'nt': return True
+    try: os.kill(pid, 0)                 # signal 0: only asks whether the process exists
+    except ProcessLookupError: return False
+    except OSError: pass                 # it exists, owned by another user
+    return True
+
+def remove_stale_temporaries(out) -> list[Path]:
+    "Delete the temporary files in `out` that processes no longer running left (a kill -9 during a save)."
+    stale = [p for p in sorted(Path(out).iterdir())
+             if (m := _TEMP.fullmatch(p.name)) and p.is_file() and not _alive(int(m[1]))]
+    for p in stale: p.unlink(missing_ok=True)
+    if stale:
+        print(f"removed {len(stale)} stale temporary file(s) left by a process that no longer runs, e.g. "
+              f"{os.fsencode(stale[0]).decode(errors='replace')}")
+    return stale
 
 # %% ../nbs/A1_runfiles.ipynb #946427a5
 class RunInUse(RuntimeError): "Another process is writing this run directory."
@@ -129,6 +183,7 @@ class RunLock:
         self.f.write(me)
         self.f.flush()
         RunLock._held[str(self.path.resolve())] = 1
+        remove_stale_temporaries(self.out)    # only the lock holder writes here: a dead process's files are stale
         return self
 
     def _enter_pidfile(self, me:str):
@@ -149,6 +204,7 @@ class RunLock:
         except FileExistsError: self._refuse('another process')
         with os.fdopen(fd, 'w') as f: f.write(me)
         RunLock._held[str(self.path.resolve())] = 1
+        remove_stale_temporaries(self.out)
         return self
 
     def __exit__(self, *exc):
@@ -170,8 +226,25 @@ def trim_metrics(path, upto:int=0):
     if upto <= 0:
         path.unlink()
         return
-    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= upto]
+    keep = [l for l, r in _json_lines(path, say=True) if r['step'] <= upto]
     write_text(path, ''.join(l + '\n' for l in keep))
+
+def _json_lines(path:Path, say:bool=False) -> list[tuple[str, dict]]:
+    "(line, record) of each line of a JSON-lines file; a torn last line is dropped (and, with `say`, said)."
+    lines = [l for l in path.read_text(errors='replace').splitlines() if l.strip()]
+    out = []
+    for i, l in enumerate(lines):
+        try: out.append((l, json.loads(l)))
+        except json.JSONDecodeError as e:
+            if i < len(lines) - 1:
+                raise ValueError(f"{path}: line {i + 1} is not JSON ({e}); the file is damaged: fix or delete "
+                                 "that line") from None
+            if say: print(f"dropped the torn last line of {path} (a crash or a full disk cut it short)")
+    return out
+
+def read_jsonl(path) -> list[dict]:
+    "The records of a JSON-lines file such as metrics.jsonl (a torn last line left out)."
+    return [r for _, r in _json_lines(Path(path))]
 
 # %% ../nbs/A1_runfiles.ipynb #009c2096
 def all_finite(module:torch.nn.Module) -> bool:

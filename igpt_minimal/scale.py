@@ -12,7 +12,8 @@ from .model import IGPT, count_params, resolve_precision, autocast
 from .quantize import default_device
 
 # %% auto #0
-__all__ = ['COMPILE_MIN_STEPS', 'GPU_PEAK_BF16', 'Runtime', 'setup_device', 'compile_choice', 'plan', 'format_plan']
+__all__ = ['COMPILE_MIN_STEPS', 'GPU_PEAK_BF16', 'GPU_NAMES', 'Runtime', 'setup_device', 'compile_choice', 'gpu_by_name', 'plan',
+           'format_plan']
 
 # %% ../nbs/A6_scale.ipynb #66a8fb7d
 @dataclass
@@ -74,8 +75,20 @@ def compile_choice(compile:str, steps:int) -> tuple[bool, str]:
     return False, f'{steps:,} steps to go are fewer than the {COMPILE_MIN_STEPS:,} that earn back compiling'
 
 # %% ../nbs/A6_scale.ipynb #deb4815d
-# dense bf16 FLOP/s, vendor figures
-GPU_PEAK_BF16 = {'A100-80GB': 312e12, 'H100-SXM': 989e12, 'RTX-4090': 165e12, 'L4': 121e12}
+# dense bf16 FLOP/s (without sparsity), vendor figures
+GPU_PEAK_BF16 = {'A100-40GB': 312e12, 'A100-80GB': 312e12, 'H100-PCIe': 756e12, 'H100-SXM': 989e12,
+                 'H100-NVL': 835e12, 'H200': 989e12, 'H200-NVL': 835e12, 'L40S': 362e12, 'L4': 121e12,
+                 'RTX-4090': 165e12}
+# the exact names torch.cuda.get_device_name reports: a substring would take an L40S for an L4
+GPU_NAMES = {'NVIDIA A100-SXM4-40GB': 'A100-40GB', 'NVIDIA A100-PCIE-40GB': 'A100-40GB',
+             'NVIDIA A100-SXM4-80GB': 'A100-80GB', 'NVIDIA A100 80GB PCIe': 'A100-80GB',
+             'NVIDIA H100 PCIe': 'H100-PCIe', 'NVIDIA H100 80GB HBM3': 'H100-SXM', 'NVIDIA H100 NVL': 'H100-NVL',
+             'NVIDIA H200': 'H200', 'NVIDIA H200 NVL': 'H200-NVL', 'NVIDIA L40S': 'L40S', 'NVIDIA L4': 'L4',
+             'NVIDIA GeForce RTX 4090': 'RTX-4090'}
+
+def gpu_by_name(device_name:str) -> str|None:
+    "The GPU_PEAK_BF16 key of a CUDA device name (torch.cuda.get_device_name), or None if it is not listed."
+    return GPU_NAMES.get(device_name.strip())
 
 def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     "Parameters, FLOPs, memory and wall-time estimates for a training preset on a named GPU."
@@ -88,10 +101,14 @@ def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     # causal attention: half the T×T scores
     per_token = 6 * n + (6 if cfg.objective == 'ar' else 12) * L * T * d
     per_step = per_token * T * cfg.batch_size
-    act = L * 34 * T * d + T * mc.n_colors * (2 + 4 + 4)
+    # saved for the backward pass under bf16 autocast, per image (measured, see above): 44 d bytes per block and
+    # token, then the fp32 embeddings and final norm (10 d) and the loss's fp32 log-softmax (4 n_colors) per token
+    act = L * T * 44 * d + T * (10 * d + 4 * mc.n_colors)
     micro = cfg.micro_batch_size or cfg.batch_size
+    casts = 2 * n            # autocast's bf16 copies of the weights, also kept for the backward pass (per step)
     return dict(params=n, flops_per_token=per_token, flops_per_step=per_step, activation_bytes_per_sample=act,
-                state_bytes=16 * n, peak_memory_bytes=16 * n + act * micro, gpu=gpu, mfu=mfu,
+                state_bytes=16 * n, cast_bytes=casts, peak_memory_bytes=16 * n + casts + act * micro, gpu=gpu,
+                mfu=mfu,
                 hours=per_step * cfg.max_steps / (mfu * GPU_PEAK_BF16[gpu]) / 3600)
 
 def format_plan(name:str, cfg, p:dict) -> str:
@@ -104,8 +121,9 @@ def format_plan(name:str, cfg, p:dict) -> str:
         f"  parameters            {p['params'] / 1e6:,.1f}M",
         f"  FLOPs per token       {p['flops_per_token'] / 1e9:,.3f} GFLOP (6N + attention)",
         f"  FLOPs per step        {p['flops_per_step'] / 1e12:,.2f} TFLOP (batch {cfg.batch_size})",
-        f"  activations / image   {gb(p['activation_bytes_per_sample'])} (estimate, bf16, fused attention)",
+        f"  activations / image   {gb(p['activation_bytes_per_sample'])} (bf16 autocast; 44 d bytes per block "
+        "and token, measured)",
         f"  peak memory           {gb(p['peak_memory_bytes'])} (estimate: weights+grads+AdamW "
-        f"{gb(p['state_bytes'])} + micro-batch {cfg.micro_batch_size or cfg.batch_size})",
+        f"{gb(p['state_bytes'])} + bf16 weight copies + micro-batch {cfg.micro_batch_size or cfg.batch_size})",
         f"  steps                 {cfg.max_steps:,}",
         f"  ESTIMATE: {p['hours']:,.1f} h on one {p['gpu']} at {p['mfu']:.0%} of its bf16 peak"])

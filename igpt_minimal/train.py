@@ -22,12 +22,12 @@ from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device, compile_choice
 from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
                                    save_checkpoint, load_checkpoint, resume_checkpoint, CKPT_NAME, PREV_NAME,
-                                   BEST_NAME)
+                                   BEST_NAME, atomic_write, check_new_run, run_files, read_jsonl)
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data',
-           'split_args', 'warmup_cosine', 'lr_at', 'load_model', 'evaluate', 'make_optimizer', 'TrainResult', 'train',
-           'read_metrics', 'plot_losses']
+           'split_args', 'warmup_cosine', 'lr_at', 'load_model', 'evaluate', 'make_optimizer', 'TrainResult',
+           'resume_state', 'train', 'read_metrics', 'plot_losses']
 
 # %% ../nbs/04_train.ipynb #b1e36b95
 DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # images: a folder of your own (appendix A2)
@@ -98,6 +98,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
         "A checkpoint's config: `asdict` output, or the flat layout of checkpoints made before December 2026."
+        if not isinstance(d, dict):
+            raise ValueError(f"a run's config is a dict (a TrainConfig's asdict), got a {type(d).__name__}: "
+                             "not an igpt_minimal run")
         d = dict(d)
         if 'model' not in d:
             if missing := [k for k in _SHAPE if k not in d]:
@@ -183,10 +186,15 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
 
 # %% ../nbs/04_train.ipynb #5a280438
 def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
-                 skip_bad:bool=False) -> dict:
-    "Palette and token sequences of the train, validation and test splits, cached in `out_dir`."
+                 skip_bad:bool=False, palette=None) -> dict:
+    "Palette and token sequences of the splits, cached in `out_dir`; `palette`: a checkpoint's, never refitted."
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None: return cached
+    if palette is not None: palette = _check_palette(torch.as_tensor(palette).float(), cfg)
+    if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None:
+        if palette is not None and not torch.equal(cached['palette'].float(), palette):
+            raise ValueError(f"the token cache in {out} was made with another palette than the checkpoint's: "
+                             f"delete {out/'data.json'} to rebuild the tokens with the checkpoint's palette")
+        return cached
     x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)         # validation: a fixed 10% of the training split
     if not len(va) or not len(tr):
@@ -197,7 +205,8 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
     splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))
-    palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)   # training pixels only
+    if palette is None:                                     # a new run: fit one, on the training pixels only
+        palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)
     dtype = torch.uint8 if cfg.n_colors <= 256 else torch.int16
     res = dict(palette=palette, classes=folder_classes(data_path) if cfg.data == 'images' else None)
     for s, (imgs, labels) in splits.items():
@@ -210,6 +219,12 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         key = dict(_data_key(cfg), source=_source(data_path), classes=res['classes'])
         write_text(out/'data.json', json.dumps(key))                   # last: marks the cache whole
     return res
+
+def _check_palette(palette:torch.Tensor, cfg:TrainConfig) -> torch.Tensor:
+    if palette.ndim != 2 or len(palette) != cfg.n_colors or palette.shape[1] not in (1, 3):
+        raise ValueError(f"the checkpoint's palette has shape {tuple(palette.shape)}, not ({cfg.n_colors}, 1 or 3): "
+                         "the checkpoint is damaged or not from this run")
+    return palette
 
 def split_args(data:dict, inputs=lambda t: t.long()) -> list:
     "`prepare_data`'s dict as [train_x, train_y, val_x, val_y, test_x, test_y], the probes' argument order."
@@ -280,21 +295,22 @@ def _log(out, rec:dict):
     with open(Path(out)/'metrics.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
 
 # %% ../nbs/04_train.ipynb #e9cb8e14
-def _resume_state(cfg:TrainConfig, out, resume:bool):
-    "The checkpoint to continue from (or None), refusing to overwrite a previous run by accident."
-    ckpt = latest_checkpoint(out) if out is not None else None
+def resume_state(cfg:TrainConfig, out, resume:bool, mmap:bool=False, say:bool=True):
+    "The checkpoint to continue from (or None); a new run never writes into a directory that holds a run."
     if not resume:
-        if ckpt is not None:
-            raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, or "
-                                  "choose another --out")
+        check_new_run(out)                          # any run's files, even weights only: refused
         return None
+    ckpt = latest_checkpoint(out) if out is not None else None
     if ckpt is None:
+        if out is not None and (found := run_files(out)):
+            raise FileNotFoundError(f"--resume: {out} holds a run ({', '.join(found)}) but no training state "
+                                    f"({CKPT_NAME}), so it cannot be continued: choose another --out")
         raise FileNotFoundError(f"--resume: nothing to resume in {out} (no {CKPT_NAME}); drop --resume to "
                                 "start a new run")
-    state = resume_checkpoint(out)                  # ckpt.pt, or ckpt-prev.pt if that is unreadable
+    state = resume_checkpoint(out, mmap, say)       # ckpt.pt, or ckpt-prev.pt if that is unreadable
     if 'optimizer' not in state or 'rng' not in state:
-        raise ValueError(f"{ckpt} holds weights only (no optimizer state), so training cannot continue from "
-                         "it exactly; start a new run (drop --resume)")
+        raise ValueError(f"{ckpt} holds weights only (no optimizer state), so it cannot be continued: "
+                         "choose another --out")
     old = TrainConfig.from_dict(state['config'])
     if old.model != cfg.model or old.objective != cfg.objective:
         raise ValueError(f"the checkpoint in {out} was trained with a different model or objective "
@@ -314,7 +330,7 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
         if t is not None: check_tokens(t.cpu(), cfg.n_colors, cfg.image_size ** 2)
     lock = RunLock(out_dir) if out_dir is not None and rt.is_main else contextlib.nullcontext()
     with lock:                                   # one writer per run directory
-        state = _resume_state(cfg, out_dir, resume)
+        state = resume_state(cfg, out_dir, resume)
         if rt.is_main and out_dir is not None:
             trim_metrics(Path(out_dir)/'metrics.jsonl', state['step'] if state else 0)
         return _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start)
@@ -493,8 +509,7 @@ class _Loop:
 def read_metrics(path) -> list[dict]:
     "The metrics lines of a run (metrics.jsonl or its directory)."
     path = Path(path)
-    path = path/'metrics.jsonl' if path.is_dir() else path
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    return read_jsonl(path/'metrics.jsonl' if path.is_dir() else path)   # a torn last line left out
 
 def plot_losses(metrics, path=None):
     "Training loss and validation NLL (bits per token) against step; saved to `path` if given."
@@ -509,6 +524,6 @@ def plot_losses(metrics, path=None):
     ax.legend()
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))   # never half a PNG
         plt.close(fig)
     return fig

@@ -81,6 +81,9 @@ def test_second_writer_refused(tmp_path):
 def test_metrics_fresh_and_trimmed(tmp_path, tokens):
     cfg = get_preset('tiny', max_steps=12, ckpt_every=4, log_every=2)
     (tmp_path / 'metrics.jsonl').write_text(json.dumps(dict(step=999, loss=9.9)) + '\n')   # a crashed run's leftovers
+    with pytest.raises(FileExistsError, match='already holds a run'):       # are a run's files: never written over
+        train(cfg, tokens, out_dir=tmp_path, until=8, progress=False)
+    (tmp_path / 'metrics.jsonl').unlink()
     train(cfg, tokens, out_dir=tmp_path, until=8, progress=False)
     assert [r['step'] for r in read_metrics(tmp_path)] == [2, 4, 6, 8]
     # kill -9 after step 10 was logged but before its checkpoint: the checkpoint says 8, the log says 10

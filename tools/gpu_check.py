@@ -6,20 +6,34 @@ Parts, each timed and reported on its own (a failing part is reported and the sc
   demo            `igpt demo` on the device: wall time and test NLL next to the committed CPU figures
   train           ~100 bf16 steps of the cifar10-s shape on an archive in CIFAR-10's format, without and with
                   torch.compile: tokens/s, model FLOP utilisation against the GPU's bf16 peak, peak memory vs `igpt plan`
+  finetune        fine-tuning (L_CLF + L_GEN, chapter 07's batch of 64) of the cifar10-s shape: peak memory, the riskiest stage
   sample          cached sampling of 32x32 images
-  ddp             `torchrun` data-parallel training over the GPUs present
+  ddp             `torchrun` data-parallel training: over the GPUs (NCCL) with two or more, else two CPU processes (gloo),
+                  and the report says which; one process would take the non-distributed path and check nothing
 With --device cpu --tiny every part that can runs on the CPU with tiny shapes (the test suite does this).
+It needs the dev extras (pytest, nbdev: pip install -e '.[dev]') and stops at once, saying so, without them. The whole
+check keeps to a 10-minute budget: a part that would start after it is reported as not run, and gpu_report.md is
+rewritten after every part, so it is there even if the check is interrupted.
 """
-import argparse, contextlib, json, os, platform, subprocess, sys, tempfile, time, traceback
+import argparse, contextlib, importlib.util, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_DEMO = ROOT/'bench'/'demo_cpu.json'     # `igpt demo` on the 2-core CPU machine, for comparison
+BUDGET = 570                                # seconds for the whole check: under 10 minutes with start-up
+DEV_EXTRAS = ('pytest', 'nbdev')            # the device tests and the notebooks' cuda cells need them
+END = time.time() + BUDGET
+
+
+def missing_extras(modules=DEV_EXTRAS) -> list:
+    "The dev extras (and the igpt command) this check needs but cannot find."
+    return [m for m in modules if importlib.util.find_spec(m) is None] + ([] if shutil.which('igpt') else ['igpt'])
 
 
 def run(cmd, timeout, **kw):
-    "Run a command; raise with the tail of its output if it fails."
+    "Run a command within the check's budget; raise with the tail of its output if it fails."
+    timeout = max(1, min(timeout, END - time.time()))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
     if r.returncode: raise RuntimeError(f"`{' '.join(map(str, cmd))}` exited {r.returncode}:\n{(r.stdout + r.stderr)[-2000:]}")
     return r.stdout
@@ -31,10 +45,9 @@ def sync(dev):
 
 def bf16_peak(dev) -> tuple[float, str]:
     "The GPU's dense bf16 peak (vendor figure when the name is known, else a measured large matmul) and its source."
-    from igpt_minimal.scale import GPU_PEAK_BF16
+    from igpt_minimal.scale import GPU_PEAK_BF16, gpu_by_name
     name = torch.cuda.get_device_name(dev)
-    for key, peak in GPU_PEAK_BF16.items():
-        if key.split('-')[0] in name: return peak, f"{key} vendor figure"
+    if (key := gpu_by_name(name)) is not None: return GPU_PEAK_BF16[key], f"{key} vendor figure"   # exact names only
     a = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16); a @ a; sync(dev)
     t = time.perf_counter(); [a @ a for _ in range(5)]; sync(dev)
     return 5 * 2 * 8192 ** 3 / (time.perf_counter() - t), f"measured bf16 matmul on {name}"
@@ -89,6 +102,27 @@ def part_train(a, tmp):
     return '\n'.join(lines)
 
 
+def part_finetune(a, tmp):
+    from igpt_minimal.model import IGPT
+    from igpt_minimal.train import get_preset
+    from igpt_minimal.probe import finetune
+    cfg = get_preset('cifar10-tiny' if a.tiny else 'cifar10-s')
+    T, V, g = cfg.image_size ** 2, cfg.n_colors, torch.Generator().manual_seed(0)
+    tok = lambda n: torch.randint(0, V, (n, T), generator=g)          # memory does not depend on the pixels
+    lab = lambda n: torch.arange(n) % 10
+    model = IGPT(cfg.model).to(a.dev)
+    if a.dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(a.dev)
+    t = time.time()
+    ft = finetune(model, tok(640), lab(640), tok(128), lab(128), steps=4, eval_every=4, batch_size=64)   # 07's batch
+    line = f"{cfg.model.n_layer} x {cfg.model.n_embd} at {T} tokens, 4 steps of 64 images + a validation pass: {time.time() - t:.1f} s"
+    if a.dev.type == 'cuda':
+        mem, total = torch.cuda.max_memory_allocated(a.dev), torch.cuda.get_device_properties(a.dev).total_memory
+        line += f", max_memory_allocated {mem / 2**30:.2f} GiB of the card's {total / 2**30:.1f} GiB"
+    else: line += "; memory is measured on CUDA only"
+    assert len(ft.val_history) == 1
+    return line
+
+
 def part_sample(a, tmp):
     from igpt_minimal.model import IGPT
     from igpt_minimal.train import get_preset
@@ -109,16 +143,23 @@ def part_sample(a, tmp):
 def part_ddp(a, tmp):
     from igpt_minimal.cifar10 import make_fake_cifar10
     arc = make_fake_cifar10(tmp/'fake-ddp', n_train=200, n_test=50)
-    n = torch.cuda.device_count() if a.dev.type == 'cuda' else 1
+    gpus = torch.cuda.device_count() if a.dev.type == 'cuda' else 0
+    # one process takes the non-distributed path; two NCCL ranks cannot share one GPU: then two CPU processes (gloo)
+    n, device = (gpus, 'cuda') if gpus >= 2 else (2, 'cpu')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n), '-m', 'igpt_minimal.cli', 'train',
-           '--preset', 'cifar10-tiny', '--data-path', str(arc), '--no-check-md5', '--out', str(tmp/'ddp'), '--max-steps', '20', '--quiet', '--device', a.device]
-    out = run(cmd, 600)
-    return f"torchrun over {n} process(es) on {a.device}: {out.strip().splitlines()[-1]}"
+           '--preset', 'cifar10-tiny', '--data-path', str(arc), '--no-check-md5', '--out', str(tmp/'ddp'), '--max-steps', '20', '--quiet', '--device', device]
+    out = run(cmd, 600, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    last = out.strip().splitlines()[-1]
+    if f'on {n} processes' not in last: raise RuntimeError(f"the run did not say it was distributed over {n} processes: {last}")
+    line = f"DDP exercised: torchrun over {n} processes on {device} ({'NCCL' if device == 'cuda' else 'gloo'}): {last}"
+    if device == 'cpu' and a.dev.type == 'cuda':
+        line += f"\nDDP over GPUs (NCCL): not exercised, this machine has {gpus} GPU (it needs two or more)"
+    return line
 
 
 # BERT pretraining and fine-tuning on the device are in device-tests (test_sampling_finetune_probe_on_device)
 PARTS = {'cuda-cells': part_cuda_cells, 'device-tests': part_device_tests, 'demo': part_demo, 'train': part_train,
-         'sample': part_sample, 'ddp': part_ddp}
+         'finetune': part_finetune, 'sample': part_sample, 'ddp': part_ddp}
 
 
 def main():
@@ -138,6 +179,10 @@ def main():
         print("gpu_check: no CUDA device here (torch.cuda.is_available() is False), so there is nothing to check; "
               "run it on a GPU machine, or rehearse with --device cpu --tiny")
         return 0
+    if missing := missing_extras():
+        print(f"gpu_check: it needs the dev extras, and {', '.join(missing)} is missing: pip install -e '.[dev]' "
+              "(from the repository root), then run it again", file=sys.stderr)
+        return 2
     a.dev = torch.device(a.device)
     hw = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}" + \
          (f", {torch.cuda.get_device_name(a.dev)} x {torch.cuda.device_count()}, CUDA {torch.version.cuda}" if a.dev.type == 'cuda' else ', CPU only')
@@ -146,14 +191,18 @@ def main():
     for name, fn in PARTS.items():
         if a.only and name not in a.only: continue
         t = time.time(); print(f"== {name}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            try: status, text = 'ok', fn(a, Path(tmp))
-            except Exception as e:
-                status, text = 'FAILED', f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"; failed.append(name)
+        if END - t < 30:
+            status, text = 'not run', f"the check's {BUDGET} s budget was used up before this part"; failed.append(name)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                try: status, text = 'ok', fn(a, Path(tmp))
+                except Exception as e:
+                    status, text = 'FAILED', f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"; failed.append(name)
         if status == 'ok' and text.startswith('skipped'): status = 'skipped'
         report += [f"## {name}: {status} ({time.time() - t:.0f} s)", '', '```', text.strip(), '```', '']
         print(f"   {status}: {text.strip().splitlines()[0].removeprefix('skipped: ') if text.strip() else ''}", flush=True)
-    report.append(f"Total: {time.time() - t_all:.0f} s; failed parts: {', '.join(failed) or 'none'}.")
+        Path(a.out).write_text('\n'.join(report) + '\n(in progress)\n')   # a report even if the check is interrupted
+    report.append(f"Total: {time.time() - t_all:.0f} s of a {BUDGET} s budget; failed parts: {', '.join(failed) or 'none'}.")
     Path(a.out).write_text('\n'.join(report) + '\n')
     print(f"wrote {a.out}; failed parts: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
