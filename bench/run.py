@@ -124,7 +124,11 @@ def bench_presets(reps, quick):
     from igpt_minimal.train import get_preset, make_optimizer
     from igpt_minimal.losses import ar_loss
     from igpt_minimal.scale import Runtime
+    import igpt_minimal.model as model_mod
     auto = resolve_precision('auto', 'cpu')[0]
+    plain_choice = model_mod.attend
+    def sdpa(q, k, v, causal=True):   # SDPA whatever the device and dtype (what `attend` does on CUDA)
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal and q.shape[-2] > 1)
     rows = []
     for name, batch in PRESET_SHAPES.items():
         if quick and batch is not None: continue
@@ -132,14 +136,21 @@ def bench_presets(reps, quick):
         B = batch or cfg.batch_size
         x = torch.randint(0, cfg.n_colors, (B, cfg.model.n_positions), generator=torch.Generator().manual_seed(0))
         steps, compile_s = {}, {}
-        for variant, prec, comp in (('fp32 eager (before)', 'fp32', False), (f'auto ({auto}) eager', auto, False),
-                                    (f'auto ({auto}) compiled', auto, True)):
+        variants = [('fp32 eager (before)', 'fp32', None, False), (f'auto ({auto}) eager', auto, None, False),
+                    (f'auto ({auto}) compiled', auto, None, True)]
+        if name == 'fashion' and auto == 'bf16':   # the choices behind `auto`, at the preset the reproduction trains
+            variants += [('bf16 eager, SDPA attention', 'bf16', sdpa, False),
+                         ('bf16 compiled, pattern matcher off', 'bf16', None, {'pattern_matcher': False})]
+        for variant, prec, attn, comp in variants:
             torch.manual_seed(0)
             model = IGPT(cfg.model)
             opt = make_optimizer(model, cfg, Runtime(torch.device('cpu')))
-            net = torch.compile(model) if comp else model
-            def step(net=net, model=model, opt=opt, prec=prec):
-                with autocast(prec, 'cpu'): loss = ar_loss(net, x)
+            net = model if not comp else torch.compile(model, options=None if comp is True else comp)
+            def step(net=net, model=model, opt=opt, prec=prec, attn=attn):
+                if attn is not None: model_mod.attend = attn
+                try:
+                    with autocast(prec, 'cpu'): loss = ar_loss(net, x)
+                finally: model_mod.attend = plain_choice
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step(); opt.zero_grad(set_to_none=True)

@@ -22,6 +22,7 @@ def test_cpu_rehearsal(tmp_path):
         assert f'## {part}' in report, (part, report)
     assert 'failed parts: none' in report and 'tokens/s' in report
     assert 'DDP exercised: torchrun over 2 processes on cpu (gloo)' in report      # not one process on the plain path
+    assert 'precision auto: ' in report                                             # what auto chose, and why
 
 
 def test_dev_extras_and_device_names():

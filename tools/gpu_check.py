@@ -77,13 +77,27 @@ def part_demo(a, tmp):
     return line
 
 
+def attention_line(a) -> str:
+    "What precision 'auto' picks on the device, and (CUDA) that the model's attention runs on the flash kernel."
+    from igpt_minimal.model import IGPT, IGPTConfig, resolve_precision, autocast
+    prec, why = resolve_precision('auto', a.dev)
+    line = f"precision auto: {prec} ({why})"
+    if a.dev.type != 'cuda': return line + "; the flash-attention check runs on CUDA only"
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    m = IGPT(IGPTConfig(n_colors=512, n_positions=1024, n_embd=512, n_layer=2, n_head=8)).to(a.dev)
+    x = torch.randint(0, 512, (2, 1024), device=a.dev)
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION), autocast(prec, a.dev):   # fails unless flash takes every call
+        m(x).float().sum().backward()
+    return line + "; attention: a forward and backward restricted to SDPA's flash kernel ran"
+
+
 def part_train(a, tmp):
     from igpt_minimal.cifar10 import make_fake_cifar10
     from igpt_minimal.train import get_preset, prepare_data, train
     from igpt_minimal.scale import plan
     preset, steps = ('cifar10-tiny', 10) if a.tiny else ('cifar10-s', 100)
     arc = make_fake_cifar10(tmp/'fake', n_train=200 if a.tiny else 5000, n_test=50 if a.tiny else 500)
-    lines = []
+    lines = [attention_line(a)]
     for compile_ in ([False] if a.dev.type == 'cpu' else [False, True]):    # compiling on CPU: not part of this check
         cfg = get_preset(preset, max_steps=steps, log_every=max(1, steps // 10), eval_every=steps, ckpt_every=steps, compile=compile_)
         data = prepare_data(cfg, None, arc, check_md5=False)
@@ -113,8 +127,11 @@ def part_finetune(a, tmp):
     model = IGPT(cfg.model).to(a.dev)
     if a.dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(a.dev)
     t = time.time()
-    ft = finetune(model, tok(640), lab(640), tok(128), lab(128), steps=4, eval_every=4, batch_size=64)   # 07's batch
-    line = f"{cfg.model.n_layer} x {cfg.model.n_embd} at {T} tokens, 4 steps of 64 images + a validation pass: {time.time() - t:.1f} s"
+    from igpt_minimal.model import resolve_precision
+    prec = resolve_precision('auto', a.dev)[0]                          # as igpt train's runs: bf16 on a GPU
+    ft = finetune(model, tok(640), lab(640), tok(128), lab(128), steps=4, eval_every=4, batch_size=64,   # 07's batch
+                  precision=prec)
+    line = f"{cfg.model.n_layer} x {cfg.model.n_embd} at {T} tokens, {prec}, 4 steps of 64 images + a validation pass: {time.time() - t:.1f} s"
     if a.dev.type == 'cuda':
         mem, total = torch.cuda.max_memory_allocated(a.dev), torch.cuda.get_device_properties(a.dev).total_memory
         line += f", max_memory_allocated {mem / 2**30:.2f} GiB of the card's {total / 2**30:.1f} GiB"
@@ -131,13 +148,14 @@ def part_sample(a, tmp):
     m = IGPT(cfg.model).to(a.dev).eval()
     B, T = (4, cfg.image_size ** 2)
     g = torch.Generator(a.dev).manual_seed(0)
-    out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g)   # warm-up
+    from igpt_minimal.model import resolve_precision
+    prec = resolve_precision('auto', a.dev)[0]
+    out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g, precision=prec)   # warm-up
     sync(a.dev); t = time.perf_counter()
-    with torch.autocast('cuda', dtype=torch.bfloat16) if a.dev.type == 'cuda' else contextlib.nullcontext():
-        out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g)
+    out = generate(m, torch.zeros(B, 0, dtype=torch.long), T, generator=g, precision=prec)
     sync(a.dev); s = time.perf_counter() - t
     assert out.shape == (B, T) and int(out.max()) < cfg.n_colors
-    return f"{B} images of {cfg.image_size}x{cfg.image_size} ({T} tokens each) in {s:.2f} s with the KV cache: {B * T / s:,.0f} tokens/s"
+    return f"{B} images of {cfg.image_size}x{cfg.image_size} ({T} tokens each), {prec}, in {s:.2f} s with the KV cache: {B * T / s:,.0f} tokens/s"
 
 
 def part_ddp(a, tmp):
