@@ -24,8 +24,8 @@ out_path = Path(__file__).with_name('digits_sweep.json')
 rows = json.loads(out_path.read_text()) if out_path.exists() else []
 for r in rows:
     for k, v in RECIPE0.items(): r.setdefault(k, v)   # stage-1 rows written before the recipe was recorded
-data = prepare_data(get_preset('digits'))
-tr, ytr, va, yva = split_args(data)[:4]              # train and validation only: no test image is read
+data = prepare_data(get_preset('digits'), test=False)   # the test split is never read
+tr, ytr, va, yva = split_args(data)
 
 def key(r): return (r['n_layer'], r['n_embd'], *(r[k] for k in RECIPE_KEYS))
 def score(r): return (r['val_acc'], -r['val_nll'])

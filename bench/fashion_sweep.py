@@ -23,7 +23,7 @@ done = {(r['image_size'], r['n_layer'], r['n_embd']) for r in rows}
 for size, L, d, h, steps in CANDIDATES:
     if (size, L, d) in done: continue
     cfg = get_preset('fashion', image_size=size, n_layer=L, n_embd=d, n_head=h, max_steps=steps, warmup_steps=50, eval_every=10**6, ckpt_every=10**6)
-    data = prepare_data(cfg, Path('/tmp/fashion_cache')/f'{size}')
+    data = prepare_data(cfg, test=False)                  # the test split is never read
     sub = torch.randperm(len(data['tokens_train']), generator=torch.Generator().manual_seed(0))[:10_000]
     tr, ytr, va, yva = data['tokens_train'][sub].long(), data['labels_train'][sub], data['tokens_val'].long(), data['labels_val']
     res = train(cfg, data['tokens_train'], progress=False)

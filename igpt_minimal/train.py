@@ -116,8 +116,8 @@ _GPU_RUN = dict(data='cifar10', batch_size=64, lr=1e-3, warmup_steps=1000, max_s
                 log_every=50)
 TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
     # tiny: the tests' preset, in fp32 so that comparisons between runs can be exact
-    'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20, precision='fp32',
-                 **_CPU_RUN),
+    'tiny': dict(model=(8, 16, 32, 2, 2), batch_size=16, lr=3e-3, warmup_steps=5, max_steps=20,
+                 precision='fp32', **_CPU_RUN),
     # digits: shape, steps, weight decay and shifts all chosen on validation (bench/digits_sweep.py)
     'digits': dict(model=(8, 16, 96, 8, 4), batch_size=64, lr=3e-3, warmup_steps=50, max_steps=1250,
                    weight_decay=0.1, augment_pad=1, eval_every=250, ckpt_every=250),
@@ -186,9 +186,13 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
 
 # %% ../nbs/04_train.ipynb #5a280438
 def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
-                 skip_bad:bool=False, palette=None) -> dict:
+                 skip_bad:bool=False, palette=None,
+                 test:bool=True,   # False: the test split is neither read nor returned (for sweeps)
+                ) -> dict:
     "Palette and token sequences of the splits, cached in `out_dir`; `palette`: a checkpoint's, never refitted."
     out = Path(out_dir) if out_dir is not None else None
+    if not test and out is not None:
+        raise ValueError("test=False is for sweeps, whose tokens are not cached: pass out_dir=None")
     if palette is not None: palette = _check_palette(torch.as_tensor(palette).float(), cfg)
     if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None:
         if palette is not None and not torch.equal(cached['palette'].float(), palette):
@@ -202,9 +206,11 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         raise ValueError(f"{len(y)} training images are too few: the validation split holds "
                          f"{VAL_FRAC:.0%} of each class (rounded), so each class needs at least {need} "
                          f"training images")
-    xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
     shrink = lambda im: reduce_context(im, cfg.image_size) if im.shape[1] != cfg.image_size else im
-    splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]), test=(shrink(xt), yt))
+    splits = dict(train=(shrink(x[tr]), y[tr]), val=(shrink(x[va]), y[va]))
+    if test:
+        xt, yt = load_images(cfg.data, False, data_path, check_md5, size=cfg.image_size, skip_bad=skip_bad)
+        splits['test'] = (shrink(xt), yt)
     if palette is None:                                     # a new run: fit one, on the training pixels only
         palette = fit_palette(splits['train'][0], n_colors=cfg.n_colors, seed=cfg.seed)
     dtype = torch.uint8 if cfg.n_colors <= 256 else torch.int16
@@ -228,7 +234,8 @@ def _check_palette(palette:torch.Tensor, cfg:TrainConfig) -> torch.Tensor:
 
 def split_args(data:dict, inputs=lambda t: t.long()) -> list:
     "`prepare_data`'s dict as [train_x, train_y, val_x, val_y, test_x, test_y], the probes' argument order."
-    return [a for s in SPLITS for a in (inputs(data[f'tokens_{s}']), data[f'labels_{s}'])]
+    present = [s for s in SPLITS if f'tokens_{s}' in data]          # a sweep's data has no test split
+    return [a for s in present for a in (inputs(data[f'tokens_{s}']), data[f'labels_{s}'])]
 
 # %% ../nbs/04_train.ipynb #994e3f4f
 def warmup_cosine(step:int, peak:float, warmup:int, total:int) -> float:
@@ -414,7 +421,7 @@ class _Loop:
         return total
 
     def accumulate(self, x, mask) -> torch.Tensor:
-        "Gradients of the batch's mean loss, a micro-batch at a time: forward under autocast, backward outside."
+        "Gradients of the batch's mean loss by micro-batches: forward under autocast, backward outside it."
         n_micro, m = self.per_rank // self.micro, self.micro
         total = torch.zeros((), device=self.rt.device)
         for i in range(n_micro):

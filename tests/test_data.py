@@ -66,3 +66,20 @@ def test_fashion_mnist_real_files():
     assert y.bincount().tolist() == [6000] * 10 and yt.bincount().tolist() == [1000] * 10
     tr, va = split_train_val(y)
     assert len(va) == 6000 and y[va].bincount().tolist() == [600] * 10 and len(tr) == 54000
+
+
+def test_sweeps_never_read_the_test_split(monkeypatch, tmp_path):
+    "prepare_data(test=False), which the sweeps in bench/ use, neither reads nor returns the test split."
+    import igpt_minimal.train as T
+    real = T.load_images
+    def train_only(data, train, *a, **k):
+        assert train, "the test split was read"
+        return real(data, train, *a, **k)
+    monkeypatch.setattr(T, 'load_images', train_only)
+    d = T.prepare_data(T.get_preset('tiny'), test=False)
+    assert 'tokens_test' not in d and 'labels_test' not in d
+    assert len(T.split_args(d)) == 4                      # train and validation only
+    with pytest.raises(AssertionError, match='test split was read'): T.prepare_data(T.get_preset('tiny'))
+    with pytest.raises(ValueError, match='out_dir=None'): T.prepare_data(T.get_preset('tiny'), tmp_path, test=False)
+    for script in ('digits_sweep.py', 'fashion_sweep.py'):
+        assert 'test=False' in (Path(__file__).parents[1] / 'bench' / script).read_text(), script
