@@ -15,7 +15,7 @@ from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
 from .model import resolve_precision
 from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
-                                resume_state, TrainConfig)
+                                resume_state)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
@@ -93,8 +93,6 @@ def _train_run(a, cfg, out:Path, rt):
         start = prev['step'] if prev else 0
         if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
             cfg = replace(cfg, max_steps=prev['config']['max_steps'])
-        if prev and a.precision is None:            # the run's own precision (fp32 for runs made before it)
-            cfg = replace(cfg, precision=TrainConfig.from_dict(prev['config']).precision)
         palette = prev.get('palette') if prev else None    # the run's palette, never refitted
         palette = None if palette is None else palette.clone()
         del prev                                    # unmap the file before train() replaces it

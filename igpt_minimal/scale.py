@@ -69,10 +69,10 @@ def setup_device(device=None, precision:str='fp32') -> Runtime:
 COMPILE_MIN_STEPS = 2000   # CPU: ~30 s of compiling against ~15-80 ms saved a step (bench/precision.md)
 
 def compile_choice(compile:str, steps:int) -> tuple[bool, str]:
-    "Whether to torch.compile a run with `steps` steps to go, and why (`compile`: 'auto', 'on' or 'off')."
+    "Whether to torch.compile a run of `steps` steps, and why (`compile`: 'auto', 'on' or 'off')."
     if compile != 'auto': return compile == 'on', 'asked for'
-    if steps >= COMPILE_MIN_STEPS: return True, f'{steps:,} steps to go earn back the compile time'
-    return False, f'{steps:,} steps to go are fewer than the {COMPILE_MIN_STEPS:,} that earn back compiling'
+    if steps >= COMPILE_MIN_STEPS: return True, f'a run of {steps:,} steps earns back the compile time'
+    return False, f'a run of {steps:,} steps is shorter than the {COMPILE_MIN_STEPS:,} that earn back compiling'
 
 # %% ../nbs/A6_scale.ipynb #deb4815d
 # dense bf16 FLOP/s (without sparsity), vendor figures

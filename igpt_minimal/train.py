@@ -5,7 +5,7 @@
 # %% ../nbs/04_train.ipynb #a1ff0a95
 from __future__ import annotations
 import contextlib, json, math, time
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ class TrainConfig:
             raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
-        for k in ('batch_size', 'max_steps', 'eval_every', 'ckpt_every', 'log_every'):
+        for k in ('batch_size', 'max_steps', 'eval_every', 'eval_samples', 'ckpt_every', 'log_every'):
             if getattr(self, k) < 1:
                 raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
         if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
@@ -333,11 +333,17 @@ def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|No
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got "
                          f"{tuple(train_tokens.shape)}")
+    if not len(train_tokens): raise ValueError("train_tokens holds no sequences: there is nothing to train on")
+    if val_tokens is not None and not len(val_tokens):
+        raise ValueError("val_tokens holds no sequences: pass val_tokens=None to train without evaluating")
     for t in (train_tokens, val_tokens):         # once here, so the model need not read ids back from a GPU
         if t is not None: check_tokens(t.cpu(), cfg.n_colors, cfg.image_size ** 2)
     lock = RunLock(out_dir) if out_dir is not None and rt.is_main else contextlib.nullcontext()
     with lock:                                   # one writer per run directory
         state = resume_state(cfg, out_dir, resume)
+        old = TrainConfig.from_dict(state['config']).precision if state is not None else 'auto'
+        if cfg.precision == 'auto' and old != 'auto':   # a resumed run keeps the precision it trained in
+            rt.precision, rt.why = old, "the run's own, resumed"
         if rt.is_main and out_dir is not None:
             trim_metrics(Path(out_dir)/'metrics.jsonl', state['step'] if state else 0)
         return _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, progress, t_start)
@@ -359,7 +365,7 @@ def _train(cfg, rt, state, train_tokens, val_tokens, out_dir, until, palette, pr
     if rt.distributed:
         ids = [rt.device.index] if rt.cuda else None
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
-    compiled, why = compile_choice(cfg.compile, min(until or cfg.max_steps, cfg.max_steps) - step)
+    compiled, why = compile_choice(cfg.compile, cfg.max_steps)   # by the run's length: a resumed run decides alike
     if progress and rt.is_main:
         print(f"precision {rt.precision} ({rt.why}); torch.compile {'on' if compiled else 'off'} ({why})")
     loop = _Loop(cfg, rt, model, net, opt, gen, train_tokens, out_dir, palette)
@@ -489,9 +495,13 @@ class _Loop:
         out = Path(self.out)
         save_checkpoint(out/CKPT_NAME, keep=out/PREV_NAME if self.rotate else None,
                         model=self.model.state_dict(), optimizer=self.opt.state_dict(), step=step,
-                        config=asdict(self.cfg), palette=self.palette,
+                        config=self.config(), palette=self.palette,
                         rng=dict(data=self.gen.get_state(), torch=torch.get_rng_state()))
         self.saved_step, self.rotate = step, True
+
+    def config(self) -> dict:
+        "The run's config as a checkpoint stores it, with the precision it resolved to (a resume keeps it)."
+        return asdict(replace(self.cfg, precision=self.rt.precision))
 
     def save_best(self, step:int, val_nll:float):
         "Rank 0 keeps the weights with the lowest validation NLL so far in best.pt (weights only)."
@@ -500,7 +510,7 @@ class _Loop:
         if self.best_nll is None and best.exists():           # a resumed run's best
             self.best_nll = load_checkpoint(best)['val_nll']
         if self.best_nll is not None and self.best_nll <= val_nll: return
-        save_checkpoint(best, model=self.model.state_dict(), step=step, config=asdict(self.cfg),
+        save_checkpoint(best, model=self.model.state_dict(), step=step, config=self.config(),
                         palette=self.palette, val_nll=val_nll)
         self.best_nll = val_nll
 

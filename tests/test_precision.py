@@ -149,3 +149,32 @@ def test_the_run_log_says_what_was_chosen_and_why(tmp_path, tokens):
     first = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[0])
     assert (first['precision'], first['precision_why'], first['compile']) == ('fp32', 'asked for', False)
     assert 'earn back compiling' in first['compile_why']
+
+
+def test_a_resumed_run_keeps_its_precision_and_compile_choice(tmp_path, tokens, monkeypatch):
+    "auto resolves once, when the run starts: a resume on another machine, or later in the run, changes nothing."
+    import json
+    import igpt_minimal.scale as scale_mod
+    import igpt_minimal.train as train_mod
+    monkeypatch.setattr(scale_mod, 'COMPILE_MIN_STEPS', 8)                 # this 8-step run 'earns' compiling
+    monkeypatch.setattr(train_mod.torch, 'compile', lambda m, **kw: m)    # ... which is not the point here
+    monkeypatch.setattr(model_mod, '_cpu_flags', lambda: set())           # started where auto means fp32
+    cfg = get_preset('tiny', precision='auto', compile='auto', max_steps=8, ckpt_every=2, log_every=1)
+    whole = train(cfg, tokens, progress=False)
+    train(cfg, tokens, out_dir=tmp_path, until=5, progress=False)
+    monkeypatch.setattr(model_mod, '_cpu_flags', lambda: {'avx512_bf16'})  # resumed where auto means bf16
+    resumed = train(cfg, tokens, out_dir=tmp_path, resume=True, progress=False)
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    first = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines() if 'precision' in l]
+    assert [(r['precision'], r['compile']) for r in first] == [('fp32', True), ('fp32', True)]
+    assert first[1]['precision_why'] == "the run's own, resumed"
+
+
+def test_nothing_to_train_on_or_evaluate(tokens):
+    with pytest.raises(ValueError, match='holds no sequences: there is nothing'):
+        train(get_preset('tiny'), tokens[:0], progress=False)
+    with pytest.raises(ValueError, match='val_tokens=None'):
+        train(get_preset('tiny'), tokens, tokens[:0], progress=False)
+    with pytest.raises(ValueError, match='eval_samples must be >= 1'):
+        get_preset('tiny', eval_samples=0)
