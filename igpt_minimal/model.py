@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend', 'SelfAttention', 'Block', 'IGPTConfig',
-           'igpt_config', 'check_tokens', 'IGPT', 'count_params', 'resolve_precision', 'autocast']
+__all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend', 'SelfAttention', 'Block',
+           'IGPTConfig', 'igpt_config', 'check_tokens', 'IGPT', 'count_params', 'resolve_precision', 'autocast']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -55,10 +55,13 @@ def attention(q, k, v, causal:bool=True):
     return w.softmax(-1).to(v.dtype) @ v                                       # (B, nh, T, hs)
 
 # %% ../nbs/02_model.ipynb #a6954184
+PLAIN_MAX_KEYS = 128   # a CPU in bf16: the plain path up to this many keys, SDPA beyond (bench/precision.md)
+
 def attend(q, k, v, causal:bool=True):
-    "`attention`, through SDPA where that is faster: CUDA (flash) and a CPU in fp32; plain on a CPU in bf16."
-    if q.device.type == 'cpu' and q.dtype != torch.float32: return attention(q, k, v, causal)
+    "`attention`, by the fastest path: SDPA (flash on CUDA), or plain on a CPU in bf16 with few keys."
     T, S = q.shape[-2], k.shape[-2]
+    if q.device.type == 'cpu' and q.dtype != torch.float32 and S <= PLAIN_MAX_KEYS:
+        return attention(q, k, v, causal)
     if not causal or T == 1: return F.scaled_dot_product_attention(q, k, v)   # one query may see every key
     if T == S: return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)    # is_causal aligns top-left

@@ -37,9 +37,15 @@ def test_every_attention_path_equals_plain(causal, T, S):
         for a, b in zip(g, gref): torch.testing.assert_close(a.float(), b.float(), atol=5 * tol, rtol=5 * tol)
 
 
-def test_cpu_bf16_takes_the_plain_path():
+def test_cpu_bf16_path_by_sequence_length():
+    "Up to PLAIN_MAX_KEYS keys a CPU in bf16 takes the plain path; beyond, SDPA (bench/precision.md: faster there)."
+    from igpt_minimal.model import PLAIN_MAX_KEYS
     q, k, v = _qkv(6, 6, torch.bfloat16)
     assert torch.equal(attend(q, k, v), attention(q, k, v))
+    n = PLAIN_MAX_KEYS + 1
+    q, k, v = (t.detach() for t in _qkv(n, n, torch.bfloat16))
+    assert torch.equal(attend(q, k, v), F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    torch.testing.assert_close(attend(q, k, v).float(), attention(q, k, v).float(), atol=2e-2, rtol=2e-2)
 
 
 def test_plain_attention_softmax_is_fp32():
