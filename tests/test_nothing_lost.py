@@ -289,3 +289,27 @@ def test_distributed_run_destroys_its_process_group(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count('exit 0 initialized False') == 2, r.stdout
     assert 'on 2 processes' in r.stdout
+
+
+# Issue 22b (the trial's case numbers)
+# 5 (cases 99, 100). a config that would give NaN logits, or a bool for a size, is refused
+def test_config_refuses_bad_norm_eps_and_bools():
+    for eps in (float('nan'), float('inf'), -1.0, 0.0):
+        with pytest.raises(ValueError, match='norm_eps'): IGPTConfig(norm_eps=eps)
+    with pytest.raises(ValueError, match='n_layer'): IGPTConfig(n_layer=True)
+    assert IGPTConfig(norm_eps=1e-6).norm_eps == 1e-6
+
+
+# 6 (case 102). empty batches and a row masking nothing are refused, not a NaN loss
+def test_losses_refuse_empty_batches_and_empty_mask_rows():
+    from igpt_minimal.losses import ar_loss, bert_loss
+    m = IGPT(IGPTConfig(n_colors=16, n_positions=64, n_embd=32, n_layer=1, n_head=2))
+    empty = torch.zeros(0, 64, dtype=torch.long)
+    with pytest.raises(ValueError, match='empty batch'): ar_loss(m, empty)
+    with pytest.raises(ValueError, match='empty batch'): bert_loss(m, empty)
+    x = torch.zeros(2, 64, dtype=torch.long)
+    mask = torch.zeros(2, 64, dtype=torch.bool)
+    mask[0, 3] = True
+    with pytest.raises(ValueError, match='row 1 masks no position'): bert_loss(m, x, mask=mask)
+    mask[1, 5] = True
+    assert torch.isfinite(bert_loss(m, x, mask=mask))
