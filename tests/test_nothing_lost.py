@@ -313,3 +313,55 @@ def test_losses_refuse_empty_batches_and_empty_mask_rows():
     with pytest.raises(ValueError, match='row 1 masks no position'): bert_loss(m, x, mask=mask)
     mask[1, 5] = True
     assert torch.isfinite(bert_loss(m, x, mask=mask))
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, '-c', 'pass'])
+    p.wait()
+    return p.pid
+
+
+# 1 (case 23). the stale-temporary clean-up deletes only this project's temporaries
+def test_stale_cleanup_keeps_a_users_tmp_file(tmp_path):
+    mine = tmp_path/'mine'
+    mine.mkdir()
+    notes, ours = mine/f'.notes.{dead_pid()}.tmp', mine/f'.data.json.{dead_pid()}.tmp'
+    notes.write_text('notes')
+    ours.write_text('{"half')
+    code, out, err = igpt('train', '--preset', 'tiny', '--out', mine, '--quiet', '--max-steps', 2)
+    assert code == 0, err
+    assert notes.read_text() == 'notes' and not ours.exists()
+
+
+# 7 (cases 20, 21). a metrics line that is JSON but not a record: one line naming the file and the line
+@pytest.mark.parametrize('bad', ['[1, 2]', '{"loss": 1.0}'])
+def test_resume_with_a_metrics_line_that_is_not_a_record(run_dir, tmp_path, bad):
+    d = copy_run(run_dir, tmp_path/'r')
+    lines = (d/'metrics.jsonl').read_text().splitlines()
+    (d/'metrics.jsonl').write_text('\n'.join([lines[0], bad] + lines[1:]) + '\n')
+    code, _, err = igpt('train', '--preset', 'tiny', '--out', d, '--quiet', '--resume', '--max-steps', 21)
+    one_line_error(code, err, 'metrics.jsonl: line 2 is not a metrics record', 'fix or delete that line')
+
+
+# 9 (case 41). an unreadable ckpt.pt with no ckpt-prev.pt: a new run says so, instead of advising --resume
+def test_new_run_over_an_unreadable_checkpoint(run_dir, tmp_path):
+    d = copy_run(run_dir, tmp_path/'r')
+    (d/PREV_NAME).unlink(missing_ok=True)
+    (d/CKPT_NAME).write_bytes(b'\0' * 100)
+    code, _, err = igpt('train', '--preset', 'tiny', '--out', d, '--quiet')
+    one_line_error(code, err, 'ckpt.pt is unreadable', 'move it away or choose another --out')
+    assert 'pass --resume' not in err
+
+
+# 13 (cases 26, 33). a failed write names the file asked for, never its temporary, and always a file
+def test_write_errors_name_the_file(tmp_path, monkeypatch):
+    from igpt_minimal.runfiles import write_text, save_npy
+    def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')      # as f.write reports it: no name
+    monkeypatch.setattr(np, 'save', full)
+    with pytest.raises(OSError) as e: save_npy(tmp_path/'tokens_train.npy', np.zeros(3))
+    assert e.value.filename == str(tmp_path/'tokens_train.npy')
+    def full_named(self, *a, **k): raise OSError(errno.ENOSPC, 'No space left on device', str(self))  # the temporary
+    monkeypatch.setattr(Path, 'write_text', full_named)
+    with pytest.raises(OSError) as e: write_text(tmp_path/'probe.json', '{}')
+    assert e.value.filename == str(tmp_path/'probe.json')
+    assert list(tmp_path.iterdir()) == []
