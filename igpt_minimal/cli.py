@@ -20,7 +20,7 @@ from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, write_text, run_files, CKPT_NAME
+from .runfiles import RunInUse, RunLock, write_text, run_files, save_figure, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -133,8 +133,8 @@ def cmd_sample(a):
                            temperature=a.temperature, top_k=a.top_k, generator=g,
                            precision=_precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
-    if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
-    else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
+    save_figure(completion_grid(imgs, comp, keep_rows=keep) if a.complete else
+                show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6), out)
     print(f"wrote {out} ({a.n} images x {a.samples} samples, "
           f"{'completions' if a.complete else 'unconditional'})")
 
@@ -267,7 +267,7 @@ def cmd_complete(a):
     imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g,
                                 _precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
-    completion_grid(imgs, comp, keep_rows=keep, path=out)
+    save_figure(completion_grid(imgs, comp, keep_rows=keep), out)
     print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, "
           f"{a.n} completion{'s' if a.n > 1 else ''} each")
 
@@ -302,7 +302,7 @@ def _demo(out:Path, max_steps, seed, progress, device, precision, t0) -> dict:
     g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device
     prec = resolve_precision(precision, g.device)[0]
     comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g, precision=prec)
-    completion_grid(imgs[idx], comp, path=out/'completions.png')
+    save_figure(completion_grid(imgs[idx], comp), out/'completions.png')
     probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll,
              train_seconds=res.seconds, val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step,
@@ -420,6 +420,7 @@ _WHAT_TO_DO = {   # by command: only options the command has
     'demo': "; or choose another --out (nothing half-written was left)",
     'probe': "; the report above is complete (--plot can put the plot elsewhere; probe.json goes in the run "
              "directory)",
+    'export': "; or choose another --out (the partial export was removed: nothing blocks a retry)",
     'plan': ''}
 
 def _disk_error(e:OSError, cmd:str='train') -> str|None:

@@ -12,9 +12,9 @@ import torch
 
 # %% auto #0
 __all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'RUN_FILES', 'CACHE_FILES', 'atomic_write', 'write_text',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'save_npy', 'resume_checkpoint', 'run_files',
-           'check_new_run', 'remove_stale_temporaries', 'RunInUse', 'RunLock', 'trim_metrics', 'read_jsonl',
-           'all_finite']
+           'latest_checkpoint', 'save_checkpoint', 'write_failed', 'load_checkpoint', 'save_figure', 'save_npy',
+           'resume_checkpoint', 'run_files', 'check_new_run', 'remove_stale_temporaries', 'RunInUse', 'RunLock',
+           'trim_metrics', 'read_jsonl', 'all_finite']
 
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
@@ -57,13 +57,14 @@ def save_checkpoint(path, keep=None, **state):
     path.parent.mkdir(parents=True, exist_ok=True)
     def write(tmp):
         try: torch.save(state, tmp)
-        except RuntimeError as e: raise _write_failed(e, path) from None
+        except RuntimeError as e: raise write_failed(e, path) from None
     atomic_write(path, write, keep)
 
-def _write_failed(e:RuntimeError, path:Path) -> OSError:
-    "torch.save reports a failed write as its writer's RuntimeError; the OSError it is (ENOSPC if the disk is full)."
-    code = errno.ENOSPC if shutil.disk_usage(path.parent).free < 1 << 20 else errno.EIO
-    return OSError(code, f"{os.strerror(code)} (torch.save: {str(e).splitlines()[0]})", str(path))
+def write_failed(e:Exception, path:Path) -> OSError:
+    "A writer's own error (torch.save's RuntimeError, safetensors') as the OSError it is: ENOSPC if the disk is full."
+    code = errno.ENOSPC if shutil.disk_usage(Path(path).parent).free < 1 << 20 else errno.EIO
+    first = (str(e).splitlines() or [''])[0]
+    return OSError(code, f"{os.strerror(code)} ({type(e).__name__}: {first})", str(path))
 
 def load_checkpoint(path, mmap:bool=False) -> dict:
     "Read a checkpoint safely; a directory means its ckpt.pt, else model.pt. `mmap`: read tensors lazily."
@@ -85,6 +86,13 @@ def load_checkpoint(path, mmap:bool=False) -> dict:
         raise ValueError(f"{path} is not an igpt_minimal checkpoint (its config is a "
                          f"{type(state['config']).__name__}, not a dict)")
     return state
+
+def save_figure(fig, path, dpi:int=100) -> Path:
+    "Save matplotlib figure `fig` as a PNG at `path` by rename (an old PNG survives a failed write), then close it."
+    import matplotlib.pyplot as plt
+    try: atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format='png'))
+    finally: plt.close(fig)
+    return Path(path)
 
 def save_npy(path, arr:np.ndarray):
     "`np.save` by rename."

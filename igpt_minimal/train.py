@@ -22,7 +22,7 @@ from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device, compile_choice
 from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
                                    save_checkpoint, load_checkpoint, resume_checkpoint, CKPT_NAME, PREV_NAME,
-                                   BEST_NAME, atomic_write, check_new_run, run_files, read_jsonl)
+                                   BEST_NAME, save_figure, check_new_run, run_files, read_jsonl)
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data',
@@ -530,7 +530,5 @@ def plot_losses(metrics, path=None):
     ax.set_ylabel('bits / token')
     ax.legend()
     fig.tight_layout()
-    if path is not None:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))   # never half a PNG
-        plt.close(fig)
+    if path is not None: save_figure(fig, path)   # by rename: never half a PNG
     return fig

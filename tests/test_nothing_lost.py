@@ -365,3 +365,56 @@ def test_write_errors_name_the_file(tmp_path, monkeypatch):
     with pytest.raises(OSError) as e: write_text(tmp_path/'probe.json', '{}')
     assert e.value.filename == str(tmp_path/'probe.json')
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    "A 1 MB tmpfs, filled to the last byte after `fill()`; skipped where mounting is refused."
+    mnt = tmp_path/'small'
+    mnt.mkdir()
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', str(mnt)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f"cannot mount a 1 MB tmpfs here ({(r.stderr or r.stdout).strip()})")
+    def fill(leave:int=0):
+        fd = os.open(mnt/'filler', os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError, match='No space'):
+                while True: os.write(fd, b'\0' * 4096)
+            os.ftruncate(fd, os.fstat(fd).st_size - leave)       # `leave` bytes free again
+        finally: os.close(fd)
+    try: yield mnt, fill
+    finally: subprocess.run(['umount', str(mnt)], check=True)
+
+
+# 2 (cases 34-37). a PNG written on a full disk: the old one survives intact, one line names the file
+def test_png_outputs_survive_a_full_disk(run_dir, tmp_path, full_disk):
+    from PIL import Image
+    mnt, fill = full_disk
+    img = tmp_path/'in.png'
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    # each new PNG is larger than the 4 KB page its old file frees when truncated: writing in place would fail half-way
+    runs = [('sample', '--ckpt', run_dir, '--n', 8, '--samples', 4, '--out'),
+            ('sample', '--ckpt', run_dir, '--n', 4, '--samples', 2, '--complete', '--out'),
+            ('complete', '--ckpt', run_dir, '--image', img, img, '--n', 2, '--out'),
+            ('probe', '--ckpt', run_dir, '--layers', '0', '--plot')]
+    for i in range(len(runs)): Image.fromarray(np.full((1, 1, 3), i, np.uint8)).save(mnt/f'{i}.png')   # older PNGs
+    before = {p.name: p.read_bytes() for p in mnt.iterdir()}
+    fill()
+    for i, cmd in enumerate(runs):
+        code, _, err = igpt(*cmd, mnt/f'{i}.png')
+        one_line_error(code, err, f'cannot write {mnt/f"{i}.png"}', 'the disk is full')
+    assert {p.name: p.read_bytes() for p in mnt.iterdir() if p.name != 'filler'} == before     # no temporaries
+
+
+# 3 (case 38). export on a full disk: one line, nothing half-written left, and a retry works once there is room
+@pytest.mark.parametrize('leave', [0, 16 << 10])     # 16 KB: the small JSON files fit, the weights do not
+def test_export_on_a_full_disk_leaves_nothing(run_dir, full_disk, leave):
+    pytest.importorskip('transformers')
+    mnt, fill = full_disk
+    fill(leave)
+    code, _, err = igpt('export', '--ckpt', run_dir, '--out', mnt/'hf')
+    one_line_error(code, err, f'cannot write {mnt/"hf"}', 'the disk is full')
+    assert sorted(p.name for p in mnt.iterdir()) == ['filler']
+    (mnt/'filler').unlink()
+    code, _, err = igpt('export', '--ckpt', run_dir, '--out', mnt/'hf')
+    assert code == 0, err
+    assert (mnt/'hf'/'config.json').exists() and sorted(p.name for p in mnt.iterdir()) == ['hf']
