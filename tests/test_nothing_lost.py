@@ -418,3 +418,31 @@ def test_export_on_a_full_disk_leaves_nothing(run_dir, full_disk, leave):
     code, _, err = igpt('export', '--ckpt', run_dir, '--out', mnt/'hf')
     assert code == 0, err
     assert (mnt/'hf'/'config.json').exists() and sorted(p.name for p in mnt.iterdir()) == ['hf']
+
+
+def drop_run_files(d):
+    "Delete a run's files by hand, keeping only its token cache."
+    from igpt_minimal.runfiles import run_files
+    for n in run_files(d): (d/n).unlink()
+
+
+# 4 (case 79). a new run over a stale token cache: the folder changed since, so the cache is refused
+def test_new_run_refuses_a_token_cache_of_a_changed_folder(tmp_path):
+    data, run = png_folder(tmp_path/'imgs'), tmp_path/'run'
+    train = lambda: igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', data, '--out', run,
+                         '--quiet', '--max-steps', 2)
+    assert train()[0] == 0
+    drop_run_files(run)
+    assert train()[0] == 0                                   # the folder as it was: the cache is used
+    drop_run_files(run)
+    png_folder(data, sub='more', seed=1)                     # more images since
+    code, _, err = train()
+    one_line_error(code, err, 'changed since', f'delete {run/"data.json"}', 'another --out')
+    key = json.loads((run/'data.json').read_text())          # a cache from before fingerprints: refused for images
+    del key['fingerprint']
+    (run/'data.json').write_text(json.dumps(key))
+    code, _, err = train()
+    one_line_error(code, err, 'did not record', f'delete {run/"data.json"}')
+    (run/'data.json').unlink()
+    assert train()[0] == 0
+    assert len(np.load(run/'tokens_train.npy')) + len(np.load(run/'tokens_val.npy')) > 30    # the new images too
