@@ -42,9 +42,15 @@ def _run_of(ckpt) -> Path:
     "The run directory of --ckpt, which names a run directory or a checkpoint file in one."
     return Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
 
+def _cache_dir(run:Path) -> Path|None:
+    "Where the token cache is: the run directory; None (tokens made in memory, and said) if it cannot be written."
+    if (run/'data.json').exists() or os.access(run, os.W_OK): return run
+    print(f"{run} cannot be written: the tokens are made in memory, not cached")
+    return None
+
 def _split(out:Path, cfg, split:str, data_path=None, palette=None):
     "Token sequences and labels of a split, from the run's cache (or freshly prepared with the run's palette)."
-    d = prepare_data(cfg, out, data_path, palette=palette)
+    d = prepare_data(cfg, _cache_dir(out), data_path, palette=palette)
     return d[f'tokens_{split}'], d[f'labels_{split}'], d['palette']
 
 def _outside_data(out:Path, data_path):
@@ -213,12 +219,15 @@ def cmd_probe(a):
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
     run, plot = _run_of(a.ckpt), _plot_path(a.plot, _run_of(a.ckpt))
     plot.parent.mkdir(parents=True, exist_ok=True)     # before the work: a path that cannot be made fails now
+    def show(r):
+        print(format_probe(r), flush=True)
+        a.report_shown = True                          # from now on an error can say the report is complete
     # the report is printed before any file is written: a read-only run directory loses nothing computed
-    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
-                  _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'),
-                  show=lambda r: print(format_probe(r), flush=True))
+    r = run_probe(model, cfg, _cache_dir(run), _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
+                  _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'), show=show)
     print(f"plot: {plot}")
-    write_text(run/'probe.json', json.dumps(r, indent=1))
+    if os.access(run, os.W_OK): write_text(run/'probe.json', json.dumps(r, indent=1))
+    else: print(f"probe.json not written: {run} cannot be written (the report is above)")
 
 # %% ../nbs/A4_cli.ipynb #dc6f5af3
 def cmd_plan(a):
@@ -418,15 +427,15 @@ _WHAT_TO_DO = {   # by command: only options the command has
     'train': "; or choose another --out (nothing half-written was left; the last complete checkpoint, if any, "
              "is intact)",
     'demo': "; or choose another --out (nothing half-written was left)",
-    'probe': "; the report above is complete (--plot can put the plot elsewhere; probe.json goes in the run "
-             "directory)",
+    'probe': "; --plot can put the plot elsewhere (probe.json goes in the run directory)",
     'export': "; or choose another --out (the partial export was removed: nothing blocks a retry)",
     'plan': ''}
 
-def _disk_error(e:OSError, cmd:str='train') -> str|None:
+def _disk_error(e:OSError, cmd:str='train', report_shown:bool=False) -> str|None:
     "A one-line message for a file that could not be written, or None if `e` is another kind of error."
     if e.errno not in _DISK_ERRORS: return None
     return (f"cannot write {e.filename or 'a file'}: {_DISK_ERRORS[e.errno]}"
+            + ("; the report above is complete" if report_shown else "")
             + _WHAT_TO_DO.get(cmd, "; or choose another --out"))
 
 def main(argv=None) -> int:
@@ -443,7 +452,7 @@ def main(argv=None) -> int:
         print(f"igpt {a.cmd}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        if (msg := _disk_error(e, a.cmd)) is None: raise
+        if (msg := _disk_error(e, a.cmd, getattr(a, 'report_shown', False))) is None: raise
         print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -29,13 +29,18 @@ def atomic_write(path, # the file to (re)write
         if keep is not None and path.exists(): os.replace(path, keep)
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         if e.filename not in (None, str(tmp), tmp): raise
         raise OSError(e.errno, e.strerror, str(path)) from None   # name the file the user asked for
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return path
+
+def _discard(tmp:Path):
+    "Remove a temporary file if it is there (on a read-only file system even trying fails: then there is none)."
+    try: tmp.unlink(missing_ok=True)
+    except OSError: pass
 
 def write_text(path, text:str) -> Path:
     "Atomically write a text file."

@@ -446,3 +446,25 @@ def test_new_run_refuses_a_token_cache_of_a_changed_folder(tmp_path):
     (run/'data.json').unlink()
     assert train()[0] == 0
     assert len(np.load(run/'tokens_train.npy')) + len(np.load(run/'tokens_val.npy')) > 30    # the new images too
+
+
+# 8 (cases 29, 30). sample and probe on a checkpoint in a read-only folder: tokens made in memory, said
+def test_sample_and_probe_on_a_read_only_run(run_dir, tmp_path, full_disk):
+    mnt, _ = full_disk
+    (mnt/'run').mkdir()
+    shutil.copy(run_dir/CKPT_NAME, mnt/'run'/CKPT_NAME)              # the checkpoint alone: no token cache
+    r = subprocess.run(['mount', '-o', 'remount,ro', str(mnt)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f"cannot remount read-only here ({(r.stderr or r.stdout).strip()})")
+    code, out, err = igpt('sample', '--ckpt', mnt/'run', '--out', tmp_path/'s.png', '--n', 2, '--samples', 1)
+    assert code == 0, err
+    assert 'in memory' in out and (tmp_path/'s.png').exists()
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0', '--plot', tmp_path/'p.png')
+    assert code == 0, err
+    assert 'in memory' in out and 'chosen on validation' in out and 'probe.json' in out
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0')          # the plot in the run folder
+    one_line_error(code, err, f'cannot write {mnt/"run"/"probe_layers.png"}', 'read-only', 'the report above',
+                   '--plot')
+    assert 'chosen on validation' in out
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0', '--plot', mnt/'new'/'p.png')
+    one_line_error(code, err, 'read-only')
+    assert 'report above' not in err                                            # none was shown
