@@ -42,15 +42,22 @@ def _run_of(ckpt) -> Path:
     "The run directory of --ckpt, which names a run directory or a checkpoint file in one."
     return Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
 
-def _cache_dir(run:Path) -> Path|None:
+def _cache_dir(run:Path, data_path=None) -> Path|None:
     "Where the token cache is: the run directory; None (tokens made in memory, and said) if it cannot be written."
-    if (run/'data.json').exists() or os.access(run, os.W_OK): return run
+    if (run/'data.json').exists():
+        source = json.loads((run/'data.json').read_text()).get('source')
+        if data_path is not None and str(Path(data_path).expanduser().resolve()) != source:
+            raise ValueError(f"{run} holds tokens made from {source or 'the default data'}, not {data_path}: drop "
+                             "--data-path to use them, or copy the checkpoint alone to a new folder and point "
+                             "--ckpt there to make tokens from the new path")
+        return run
+    if os.access(run, os.W_OK): return run
     print(f"{run} cannot be written: the tokens are made in memory, not cached")
     return None
 
 def _split(out:Path, cfg, split:str, data_path=None, palette=None):
     "Token sequences and labels of a split, from the run's cache (or freshly prepared with the run's palette)."
-    d = prepare_data(cfg, _cache_dir(out), data_path, palette=palette)
+    d = prepare_data(cfg, _cache_dir(out, data_path), data_path, palette=palette)
     return d[f'tokens_{split}'], d[f'labels_{split}'], d['palette']
 
 def _outside_data(out:Path, data_path):
@@ -126,7 +133,7 @@ def cmd_sample(a):
                          "images left to right; sample an AR run")
     out = _png_out(a.out)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
-    _check_memory(model, a.n, a.samples, f"--n {a.n} x --samples {a.samples}", '--n')
+    _check_memory(model, a.n, a.samples, f"--n {a.n} x --samples {a.samples}", '--n', '--samples')
     toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path, state.get('palette'))
     if a.complete and a.n > len(toks):
         raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
@@ -170,15 +177,18 @@ def _available_bytes(dev:torch.device) -> int|None:
             free.append(int(limit) - int((cg/'memory.current').read_text()) + sum(cache))
     return min(free) if free else None
 
-def _check_memory(model, n_images:int, n_samples:int, what:str, option:str):
-    "Refuse, before any work, a sampling request larger than the memory available."
+def _check_memory(model, n_images:int, n_samples:int, what:str, option:str, other:str|None=None):
+    "Refuse, before any work, a sampling request larger than the memory available (`option` sets `n_images`)."
     dev = next(model.parameters()).device
     need, free = _sampling_bytes(model, n_images * n_samples), _available_bytes(dev)
     if free is None or need <= free: return
     gib = lambda b: f"{b / 2**30:,.1f} GiB"
+    most, one = max(free, 0) // _sampling_bytes(model, n_samples), max(free, 0) // _sampling_bytes(model, 1)
+    fix = (f"use at most {option} {most}" if most else          # even one image's samples are too many:
+           f"{other} alone is too large: use at most {other} {one:,} with {option} 1" if other and one else
+           "even one image does not fit: use a machine with more memory, or pass fewer images")
     raise ValueError(f"{what} samples {n_images * n_samples:,} images at once, which needs about {gib(need)} of "
-                     f"memory (KV cache and results), but {dev} has {gib(max(free, 0))} available: use at most "
-                     f"{option} {max(free, 0) // _sampling_bytes(model, n_samples)}")
+                     f"memory (KV cache and results), but {dev} has {gib(max(free, 0))} available: {fix}")
 
 # %% ../nbs/A4_cli.ipynb #a8e69236
 def _parse_layers(spec:str, n_layer:int):
@@ -223,7 +233,7 @@ def cmd_probe(a):
         print(format_probe(r), flush=True)
         a.report_shown = True                          # from now on an error can say the report is complete
     # the report is printed before any file is written: a read-only run directory loses nothing computed
-    r = run_probe(model, cfg, _cache_dir(run), _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
+    r = run_probe(model, cfg, _cache_dir(run, a.data_path), _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
                   _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'), show=show)
     print(f"plot: {plot}")
     if os.access(run, os.W_OK): write_text(run/'probe.json', json.dumps(r, indent=1))

@@ -75,8 +75,9 @@ def load_checkpoint(path, mmap:bool=False) -> dict:
     "Read a checkpoint safely; a directory means its ckpt.pt, else model.pt. `mmap`: read tensors lazily."
     path = Path(path)
     if path.is_dir():
-        weights_only = not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists()
-        path = path/WEIGHTS_NAME if weights_only else path/CKPT_NAME
+        if not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists(): path = path/WEIGHTS_NAME
+        elif latest_checkpoint(path) is not None: return _run_checkpoint(path, mmap)
+        else: path = path/CKPT_NAME
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
                                 "--ckpt at a run directory")
@@ -98,6 +99,14 @@ def save_figure(fig, path, dpi:int=100) -> Path:
     try: atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format='png'))
     finally: plt.close(fig)
     return Path(path)
+
+def _run_checkpoint(run:Path, mmap:bool) -> dict:
+    "A run directory's checkpoint as --resume finds it: ckpt.pt, else ckpt-prev.pt (and which was used is said)."
+    state = resume_checkpoint(run, mmap, say=False)
+    if state.pop('from_prev', False) or not (run/CKPT_NAME).exists():
+        print(f"{run} has no readable {CKPT_NAME} (a crash between saving and renaming leaves this): using "
+              f"{run/PREV_NAME}, the checkpoint saved before it")
+    return state
 
 def save_npy(path, arr:np.ndarray):
     "`np.save` by rename."

@@ -468,3 +468,34 @@ def test_sample_and_probe_on_a_read_only_run(run_dir, tmp_path, full_disk):
     code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0', '--plot', mnt/'new'/'p.png')
     one_line_error(code, err, 'read-only')
     assert 'report above' not in err                                            # none was shown
+
+
+# 10 (case 83). sample and probe with another --data-path than the run's cache: advice those commands can follow
+def test_sample_and_probe_data_path_advice(tmp_path):
+    data, run = png_folder(tmp_path/'imgs'), tmp_path/'run'
+    assert igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', data, '--out', run, '--quiet',
+                '--max-steps', 2)[0] == 0
+    other = png_folder(tmp_path/'other', seed=2)
+    for cmd in (['sample', '--out', tmp_path/'s.png'], ['probe']):
+        code, _, err = igpt(*cmd, '--ckpt', run, '--data-path', other)
+        one_line_error(code, err, 'drop --data-path', 'copy')
+        assert 'another --out' not in err                  # neither command has a run directory option
+
+
+# 11 (case 85). too many samples per image: name --samples and a limit that is valid
+def test_sample_memory_refusal_names_samples(run_dir, tmp_path):
+    code, _, err = igpt('sample', '--ckpt', run_dir, '--out', tmp_path/'s.png', '--n', 5, '--samples', 10**8)
+    one_line_error(code, err, 'at most --samples')
+    assert '--n 0' not in err
+    limit = int(re.search(r'at most --samples ([\d,]+)', err).group(1).replace(',', ''))
+    assert limit >= 1
+
+
+# 12 (case 109). a run folder holding only ckpt-prev.pt (a crash between the two renames): sample uses it, and says so
+def test_sample_falls_back_to_the_previous_checkpoint(run_dir, tmp_path):
+    d = copy_run(run_dir, tmp_path/'r')
+    (d/PREV_NAME).unlink(missing_ok=True)
+    (d/CKPT_NAME).rename(d/PREV_NAME)
+    code, out, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    assert code == 0, err
+    assert PREV_NAME in out and (tmp_path/'s.png').exists()
