@@ -499,3 +499,14 @@ def test_sample_falls_back_to_the_previous_checkpoint(run_dir, tmp_path):
     code, out, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
     assert code == 0, err
     assert PREV_NAME in out and (tmp_path/'s.png').exists()
+
+
+# 13 (case 33). the token cache on a full disk: the one-line error names the file
+def test_token_cache_on_a_full_disk_names_the_file(run_dir, tmp_path, full_disk):
+    mnt, fill = full_disk
+    (mnt/'run').mkdir()
+    shutil.copy(run_dir/CKPT_NAME, mnt/'run'/CKPT_NAME)              # no token cache yet: sample writes one
+    fill()
+    code, _, err = igpt('sample', '--ckpt', mnt/'run', '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    one_line_error(code, err, f'cannot write {mnt/"run"/"tokens_train.npy"}', 'the disk is full')
+    assert not [p for p in (mnt/'run').iterdir() if p.name.endswith('.tmp')]
