@@ -20,7 +20,7 @@ from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .probe import run_probe
-from .runfiles import RunInUse, RunLock, write_text, run_files, CKPT_NAME
+from .runfiles import RunInUse, RunLock, write_text, run_files, save_figure, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency
 
@@ -42,9 +42,22 @@ def _run_of(ckpt) -> Path:
     "The run directory of --ckpt, which names a run directory or a checkpoint file in one."
     return Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
 
+def _cache_dir(run:Path, data_path=None) -> Path|None:
+    "Where the token cache is: the run directory; None (tokens made in memory, and said) if it cannot be written."
+    if (run/'data.json').exists():
+        source = json.loads((run/'data.json').read_text()).get('source')
+        if data_path is not None and str(Path(data_path).expanduser().resolve()) != source:
+            raise ValueError(f"{run} holds tokens made from {source or 'the default data'}, not {data_path}: drop "
+                             "--data-path to use them, or copy the checkpoint alone to a new folder and point "
+                             "--ckpt there to make tokens from the new path")
+        return run
+    if os.access(run, os.W_OK): return run
+    print(f"{run} cannot be written: the tokens are made in memory, not cached")
+    return None
+
 def _split(out:Path, cfg, split:str, data_path=None, palette=None):
     "Token sequences and labels of a split, from the run's cache (or freshly prepared with the run's palette)."
-    d = prepare_data(cfg, out, data_path, palette=palette)
+    d = prepare_data(cfg, _cache_dir(out, data_path), data_path, palette=palette)
     return d[f'tokens_{split}'], d[f'labels_{split}'], d['palette']
 
 def _outside_data(out:Path, data_path):
@@ -118,7 +131,7 @@ def cmd_sample(a):
                          "images left to right; sample an AR run")
     out = _png_out(a.out)
     if a.n < 1: raise ValueError(f"--n must be >= 1, got {a.n}")
-    _check_memory(model, a.n, a.samples, f"--n {a.n} x --samples {a.samples}", '--n')
+    _check_memory(model, a.n, a.samples, f"--n {a.n} x --samples {a.samples}", '--n', '--samples')
     toks, _, palette = _split(_run_of(a.ckpt), cfg, 'test', a.data_path, state.get('palette'))
     if a.complete and a.n > len(toks):
         raise ValueError(f"--n {a.n}: the test split holds only {len(toks)} images to complete")
@@ -131,8 +144,8 @@ def cmd_sample(a):
                            temperature=a.temperature, top_k=a.top_k, generator=g,
                            precision=_precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
-    if a.complete: completion_grid(imgs, comp, keep_rows=keep, path=out)
-    else: show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6, path=out)
+    save_figure(completion_grid(imgs, comp, keep_rows=keep) if a.complete else
+                show_images(comp.flatten(0, 1), ncols=a.samples, scale=0.6), out)
     print(f"wrote {out} ({a.n} images x {a.samples} samples, "
           f"{'completions' if a.complete else 'unconditional'})")
 
@@ -162,15 +175,18 @@ def _available_bytes(dev:torch.device) -> int|None:
             free.append(int(limit) - int((cg/'memory.current').read_text()) + sum(cache))
     return min(free) if free else None
 
-def _check_memory(model, n_images:int, n_samples:int, what:str, option:str):
-    "Refuse, before any work, a sampling request larger than the memory available."
+def _check_memory(model, n_images:int, n_samples:int, what:str, option:str, other:str|None=None):
+    "Refuse, before any work, a sampling request larger than the memory available (`option` sets `n_images`)."
     dev = next(model.parameters()).device
     need, free = _sampling_bytes(model, n_images * n_samples), _available_bytes(dev)
     if free is None or need <= free: return
     gib = lambda b: f"{b / 2**30:,.1f} GiB"
+    most, one = max(free, 0) // _sampling_bytes(model, n_samples), max(free, 0) // _sampling_bytes(model, 1)
+    fix = (f"use at most {option} {most}" if most else          # even one image's samples are too many:
+           f"{other} alone is too large: use at most {other} {one:,} with {option} 1" if other and one else
+           "even one image does not fit: use a machine with more memory, or pass fewer images")
     raise ValueError(f"{what} samples {n_images * n_samples:,} images at once, which needs about {gib(need)} of "
-                     f"memory (KV cache and results), but {dev} has {gib(max(free, 0))} available: use at most "
-                     f"{option} {max(free, 0) // _sampling_bytes(model, n_samples)}")
+                     f"memory (KV cache and results), but {dev} has {gib(max(free, 0))} available: {fix}")
 
 # %% ../nbs/A4_cli.ipynb #a8e69236
 def _parse_layers(spec:str, n_layer:int):
@@ -211,12 +227,15 @@ def cmd_probe(a):
     model, cfg, state = load_model(a.ckpt, setup_device(a.device).device)
     run, plot = _run_of(a.ckpt), _plot_path(a.plot, _run_of(a.ckpt))
     plot.parent.mkdir(parents=True, exist_ok=True)     # before the work: a path that cannot be made fails now
+    def show(r):
+        print(format_probe(r), flush=True)
+        a.report_shown = True                          # from now on an error can say the report is complete
     # the report is printed before any file is written: a read-only run directory loses nothing computed
-    r = run_probe(model, cfg, run, _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
-                  _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'),
-                  show=lambda r: print(format_probe(r), flush=True))
+    r = run_probe(model, cfg, _cache_dir(run, a.data_path), _parse_layers(a.layers, cfg.model.n_layer), a.data_path, plot,
+                  _precision(a, cfg, next(model.parameters()).device), palette=state.get('palette'), show=show)
     print(f"plot: {plot}")
-    write_text(run/'probe.json', json.dumps(r, indent=1))
+    if os.access(run, os.W_OK): write_text(run/'probe.json', json.dumps(r, indent=1))
+    else: print(f"probe.json not written: {run} cannot be written (the report is above)")
 
 # %% ../nbs/A4_cli.ipynb #dc6f5af3
 def cmd_plan(a):
@@ -265,7 +284,7 @@ def cmd_complete(a):
     imgs, comp = complete_files(model, state['palette'], a.image, keep, a.n, a.temperature, a.top_k, g,
                                 _precision(a, cfg, g.device))
     out.parent.mkdir(parents=True, exist_ok=True)
-    completion_grid(imgs, comp, keep_rows=keep, path=out)
+    save_figure(completion_grid(imgs, comp, keep_rows=keep), out)
     print(f"wrote {out}: {len(imgs)} image(s) at {cfg.image_size}x{cfg.image_size}, top {keep} rows kept, "
           f"{a.n} completion{'s' if a.n > 1 else ''} each")
 
@@ -300,7 +319,7 @@ def _demo(out:Path, max_steps, seed, progress, device, precision, t0) -> dict:
     g = torch.Generator(next(res.model.parameters()).device).manual_seed(seed)   # on the model's device
     prec = resolve_precision(precision, g.device)[0]
     comp = complete_images(res.model, imgs[idx], data['palette'], n_samples=5, generator=g, precision=prec)
-    completion_grid(imgs[idx], comp, path=out/'completions.png')
+    save_figure(completion_grid(imgs[idx], comp), out/'completions.png')
     probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll,
              train_seconds=res.seconds, val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step,
@@ -416,14 +435,15 @@ _WHAT_TO_DO = {   # by command: only options the command has
     'train': "; or choose another --out (nothing half-written was left; the last complete checkpoint, if any, "
              "is intact)",
     'demo': "; or choose another --out (nothing half-written was left)",
-    'probe': "; the report above is complete (--plot can put the plot elsewhere; probe.json goes in the run "
-             "directory)",
+    'probe': "; --plot can put the plot elsewhere (probe.json goes in the run directory)",
+    'export': "; or choose another --out (the partial export was removed: nothing blocks a retry)",
     'plan': ''}
 
-def _disk_error(e:OSError, cmd:str='train') -> str|None:
+def _disk_error(e:OSError, cmd:str='train', report_shown:bool=False) -> str|None:
     "A one-line message for a file that could not be written, or None if `e` is another kind of error."
     if e.errno not in _DISK_ERRORS: return None
     return (f"cannot write {e.filename or 'a file'}: {_DISK_ERRORS[e.errno]}"
+            + ("; the report above is complete" if report_shown else "")
             + _WHAT_TO_DO.get(cmd, "; or choose another --out"))
 
 def main(argv=None) -> int:
@@ -440,7 +460,7 @@ def main(argv=None) -> int:
         print(f"igpt {a.cmd}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        if (msg := _disk_error(e, a.cmd)) is None: raise
+        if (msg := _disk_error(e, a.cmd, getattr(a, 'report_shown', False))) is None: raise
         print(f"igpt {a.cmd}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

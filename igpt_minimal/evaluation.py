@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 import torch
+from .runfiles import save_figure
 
 # %% auto #0
 __all__ = ['check_layers', 'check_xy', 'count_classes', 'check_splits', 'wilson_interval', 'paired_difference', 'select_layer',
@@ -134,7 +135,5 @@ def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {la
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+    if path is not None: save_figure(fig, path)   # by rename: an old PNG survives a failed write
     return fig

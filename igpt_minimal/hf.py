@@ -4,11 +4,13 @@
 
 # %% ../nbs/A3_huggingface.ipynb #bcd018b4
 from __future__ import annotations
+import os, shutil
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import torch
 from .model import IGPT, IGPTConfig
+from .runfiles import write_failed
 
 
 # %% auto #0
@@ -117,6 +119,16 @@ def palette_from_processor(processor) -> torch.Tensor:
     return pal
 
 # %% ../nbs/A3_huggingface.ipynb #8f661a6f
+def _save_quietly(path:Path, *objs):
+    "`save_pretrained` each of `objs` to `path`, without transformers' progress bar on stderr."
+    from transformers.utils import logging as hf_logging
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        for o in objs: o.save_pretrained(path)
+    finally:
+        if bar: hf_logging.enable_progress_bar()
+
 def export_hf(model:IGPT, palette:torch.Tensor, out_dir) -> Path:
     "Write `model` and an image processor holding `palette` to `out_dir` for Hugging Face's from_pretrained."
     if len(palette) != model.config.n_colors:
@@ -125,7 +137,16 @@ def export_hf(model:IGPT, palette:torch.Tensor, out_dir) -> Path:
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: choose a new --out directory")
     proc, hf = hf_processor(palette, model.config.side), model.to_hf()          # both before writing anything
-    out.mkdir(parents=True, exist_ok=True)
-    hf.save_pretrained(out)
-    proc.save_pretrained(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.{os.getpid()}.tmp')    # a sibling: the rename stays on one file system
+    try:
+        tmp.mkdir()
+        _save_quietly(tmp, hf, proc)
+        if out.exists(): out.rmdir()                          # empty, as checked above
+        os.replace(tmp, out)                                  # the whole export appears at once, or none of it
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)                # nothing half-written blocks a retry
+        if isinstance(e, OSError): raise OSError(e.errno, e.strerror, str(out)) from None
+        if type(e).__module__.startswith('safetensors'): raise write_failed(e, out) from None  # its own error type
+        raise
     return out

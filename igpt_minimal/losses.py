@@ -13,8 +13,14 @@ from .model import IGPT
 __all__ = ['ar_loss', 'bits_per_token', 'bits_per_dim', 'bert_mask', 'bert_loss']
 
 # %% ../nbs/03_losses.ipynb #48156034
+def _check_batch(seqs:torch.Tensor):
+    "A shape check (no value is read, so no device synchronisation): the mean of no tokens would be NaN."
+    if seqs.ndim == 2 and not len(seqs):
+        raise ValueError("empty batch (0 sequences): the mean loss of no tokens is undefined; pass at least one")
+
 def ar_loss(model:IGPT, seqs:torch.Tensor) -> torch.Tensor:
     "L_AR: mean next-token negative log-likelihood of `seqs` (B, T), in nats per token."
+    _check_batch(seqs)
     logits = model(seqs)                                           # (B, T, n_colors)
     return F.cross_entropy(logits.flatten(0, 1).float(), seqs.flatten())
 
@@ -40,7 +46,12 @@ def bert_mask(shape, mask_prob:float=0.15, generator:torch.Generator|None=None, 
 def bert_loss(model:IGPT, seqs:torch.Tensor, mask_prob:float=0.15, generator:torch.Generator|None=None,
               mask=None) -> torch.Tensor:
     "L_BERT: NLL of the masked tokens given the rest, averaged per example then over the batch."
+    _check_batch(seqs)
     if mask is None: mask = bert_mask(seqs.shape, mask_prob, generator, seqs.device)
+    elif mask.device.type == 'cpu' and not (rows := mask.any(1)).all():
+        # checked on CPU only: on a GPU reading the values back would make it wait every step
+        raise ValueError(f"mask row {int((~rows).nonzero()[0])} masks no position: its loss would be 0/0; "
+                         "mask at least one position per row (bert_mask does)")
     logits = model(seqs, causal=False, mask=mask)                                      # (B, T, n_colors)
     nll = F.cross_entropy(logits.flatten(0, 1).float(), seqs.flatten(), reduction='none').view(seqs.shape)
     m = mask.to(nll.dtype)

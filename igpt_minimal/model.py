@@ -111,11 +111,15 @@ class IGPTConfig:
 
     def __post_init__(self):
         for k in ('n_colors', 'n_positions', 'n_embd', 'n_layer', 'n_head'):
-            if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
+            v = getattr(self, k)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:   # True is an int to Python, not a size
                 raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(self, k)!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick "
                              "another n_head")
+        if not (isinstance(self.norm_eps, (int, float)) and math.isfinite(self.norm_eps) and self.norm_eps > 0):
+            raise ValueError(f"IGPTConfig.norm_eps must be a small positive number such as 1e-5, got "
+                             f"{self.norm_eps!r}")   # NaN or <= 0 would make the RMS norm, then the logits, NaN
 
     @property
     def side(self) -> int:

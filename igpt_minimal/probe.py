@@ -241,7 +241,7 @@ def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None,
     "The protocol on a training run: probes of the requested layers and of the raw pixels, and their report."
     d = prepare_data(cfg, run_dir, data_path, palette=palette)      # the run's cached tokens and labels
     if d['labels_train'].min() < 0:
-        raise ValueError(f"{run_dir}'s images have no labels (a flat folder), so there is nothing to probe: "
+        raise ValueError(f"the run's images have no labels (a flat folder), so there is nothing to probe: "
                          f"put the images in one sub-folder per class")
     by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers, precision)
     report = probe_report(by_layer, pixels)

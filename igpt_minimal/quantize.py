@@ -168,10 +168,9 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
                 titles=None, # one title per image
                 ncols:int=8, # images per row
                 figsize=None, # default: `scale` inches per image
-                path=None, # if given, save the figure there as a PNG (and close it)
                 scale:float=1.0, # inches per image when figsize is not given
                ):
-    "Show uint8 images in a grid (or, with `path`, save it as a PNG)."
+    "Show uint8 images in a grid; returns the figure (appendix A1's `save_figure` writes it to a file)."
     import matplotlib.pyplot as plt
     x = check_images(images).cpu().numpy()
     nrows = math.ceil(len(x) / ncols)
@@ -184,9 +183,7 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
         ax.imshow(img, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
         if titles is not None: ax.set_title(titles[i], fontsize=8)
     fig.tight_layout(pad=0.1)
-    if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+    return fig
 
 def show_palette(palette, # (K, C) float palette in [-1, 1]
                  ncols:int=32, # swatches per row

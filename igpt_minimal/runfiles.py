@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'RUN_FILES', 'atomic_write', 'write_text', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'save_npy', 'resume_checkpoint', 'run_files', 'check_new_run',
-           'remove_stale_temporaries', 'RunInUse', 'RunLock', 'trim_metrics', 'read_jsonl', 'all_finite']
+__all__ = ['CKPT_NAME', 'PREV_NAME', 'BEST_NAME', 'WEIGHTS_NAME', 'RUN_FILES', 'CACHE_FILES', 'atomic_write', 'write_text',
+           'latest_checkpoint', 'save_checkpoint', 'write_failed', 'load_checkpoint', 'save_figure', 'save_npy',
+           'resume_checkpoint', 'run_files', 'check_new_run', 'remove_stale_temporaries', 'RunInUse', 'RunLock',
+           'trim_metrics', 'read_jsonl', 'all_finite']
 
 # %% ../nbs/A1_runfiles.ipynb #594a702f
 def atomic_write(path, # the file to (re)write
@@ -27,10 +28,19 @@ def atomic_write(path, # the file to (re)write
         write(tmp)
         if keep is not None and path.exists(): os.replace(path, keep)
         os.replace(tmp, path)
+    except OSError as e:
+        _discard(tmp)
+        if e.filename not in (None, str(tmp), tmp): raise
+        raise OSError(e.errno, e.strerror, str(path)) from None   # name the file the user asked for
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return path
+
+def _discard(tmp:Path):
+    "Remove a temporary file if it is there (on a read-only file system even trying fails: then there is none)."
+    try: tmp.unlink(missing_ok=True)
+    except OSError: pass
 
 def write_text(path, text:str) -> Path:
     "Atomically write a text file."
@@ -52,20 +62,22 @@ def save_checkpoint(path, keep=None, **state):
     path.parent.mkdir(parents=True, exist_ok=True)
     def write(tmp):
         try: torch.save(state, tmp)
-        except RuntimeError as e: raise _write_failed(e, path) from None
+        except RuntimeError as e: raise write_failed(e, path) from None
     atomic_write(path, write, keep)
 
-def _write_failed(e:RuntimeError, path:Path) -> OSError:
-    "torch.save reports a failed write as its writer's RuntimeError; the OSError it is (ENOSPC if the disk is full)."
-    code = errno.ENOSPC if shutil.disk_usage(path.parent).free < 1 << 20 else errno.EIO
-    return OSError(code, f"{os.strerror(code)} (torch.save: {str(e).splitlines()[0]})", str(path))
+def write_failed(e:Exception, path:Path) -> OSError:
+    "A writer's own error (torch.save's RuntimeError, safetensors') as the OSError it is: ENOSPC if the disk is full."
+    code = errno.ENOSPC if shutil.disk_usage(Path(path).parent).free < 1 << 20 else errno.EIO
+    first = (str(e).splitlines() or [''])[0]
+    return OSError(code, f"{os.strerror(code)} ({type(e).__name__}: {first})", str(path))
 
 def load_checkpoint(path, mmap:bool=False) -> dict:
     "Read a checkpoint safely; a directory means its ckpt.pt, else model.pt. `mmap`: read tensors lazily."
     path = Path(path)
     if path.is_dir():
-        weights_only = not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists()
-        path = path/WEIGHTS_NAME if weights_only else path/CKPT_NAME
+        if not (path/CKPT_NAME).exists() and (path/WEIGHTS_NAME).exists(): path = path/WEIGHTS_NAME
+        elif latest_checkpoint(path) is not None: return _run_checkpoint(path, mmap)
+        else: path = path/CKPT_NAME
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: train first (igpt train ... --out DIR) or point "
                                 "--ckpt at a run directory")
@@ -79,6 +91,21 @@ def load_checkpoint(path, mmap:bool=False) -> dict:
     if not isinstance(state['config'], dict):
         raise ValueError(f"{path} is not an igpt_minimal checkpoint (its config is a "
                          f"{type(state['config']).__name__}, not a dict)")
+    return state
+
+def save_figure(fig, path, dpi:int=100) -> Path:
+    "Save matplotlib figure `fig` as a PNG at `path` by rename (an old PNG survives a failed write), then close it."
+    import matplotlib.pyplot as plt
+    try: atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format='png'))
+    finally: plt.close(fig)
+    return Path(path)
+
+def _run_checkpoint(run:Path, mmap:bool) -> dict:
+    "A run directory's checkpoint as --resume finds it: ckpt.pt, else ckpt-prev.pt (and which was used is said)."
+    state = resume_checkpoint(run, mmap, say=False)
+    if state.pop('from_prev', False) or not (run/CKPT_NAME).exists():
+        print(f"{run} has no readable {CKPT_NAME} (a crash between saving and renaming leaves this): using "
+              f"{run/PREV_NAME}, the checkpoint saved before it")
     return state
 
 def save_npy(path, arr:np.ndarray):
@@ -106,22 +133,32 @@ def run_files(out) -> list[str]:
     "The run files (RUN_FILES) present in directory `out`."
     return [n for n in RUN_FILES if (Path(out)/n).exists()]
 
-def _resumable(ckpt:Path) -> bool:
+def _resumable(ckpt:Path) -> bool|None:
+    "Whether --resume can continue from `ckpt`: True, False (weights only), None (unreadable, no ckpt-prev.pt)."
     try: state = load_checkpoint(ckpt, mmap=True)
-    except ValueError: return True                      # unreadable: resuming falls back to ckpt-prev.pt
+    except ValueError:                                  # unreadable: resuming falls back to ckpt-prev.pt
+        prev = ckpt.with_name(PREV_NAME)
+        return None if ckpt.name == PREV_NAME or not prev.exists() else _resumable(prev)
     return 'optimizer' in state and 'rng' in state
 
 def check_new_run(out):
     "Refuse to start a new run in `out` if it holds a run's files, saying whether --resume can continue it."
     if out is None or not (found := run_files(out)): return
     ckpt = latest_checkpoint(out)
-    hint = ("pass --resume to continue it, or choose another --out" if ckpt is not None and _resumable(ckpt) else
+    ok = _resumable(ckpt) if ckpt is not None else False
+    hint = ("pass --resume to continue it, or choose another --out" if ok else
+            f"{ckpt.name} is unreadable (truncated or not a checkpoint), so it cannot be continued: move it "
+            "away or choose another --out" if ckpt is not None and ok is None else
             f"{ckpt.name} holds weights only, so it cannot be continued: choose another --out" if ckpt is not None
             else f"it has no training state ({CKPT_NAME}), so it cannot be continued: choose another --out")
     raise FileExistsError(f"{out} already holds a run ({', '.join(found)}): {hint}")
 
 # %% ../nbs/A1_runfiles.ipynb #9460736b
-_TEMP = re.compile(r'\..+\.(\d+)\.tmp')   # atomic_write's temporary names: .NAME.PID.tmp
+CACHE_FILES = tuple(f'{k}_{s}.npy' for s in ('train', 'val', 'test') for k in ('tokens', 'labels')) + (
+    'palette.npy', 'data.json')   # the token cache prepare_data writes
+# atomic_write's temporary names, .NAME.PID.tmp, for the files igpt writes in a run directory; a user's own
+# .notes.123.tmp is not ours and is never deleted
+_TEMP = re.compile(r'\.(' + '|'.join(map(re.escape, RUN_FILES + CACHE_FILES)) + r')\.(\d+)\.tmp')
 
 def _alive(pid:int) -> bool:
     "Whether process `pid` runs (POSIX; on Windows every process counts as alive: signal 0 would end it)."
@@ -134,7 +171,7 @@ def _alive(pid:int) -> bool:
 def remove_stale_temporaries(out) -> list[Path]:
     "Delete the temporary files in `out` that processes no longer running left (a kill -9 during a save)."
     stale = [p for p in sorted(Path(out).iterdir())
-             if (m := _TEMP.fullmatch(p.name)) and p.is_file() and not _alive(int(m[1]))]
+             if (m := _TEMP.fullmatch(p.name)) and p.is_file() and not _alive(int(m[2]))]
     for p in stale: p.unlink(missing_ok=True)
     if stale:
         print(f"removed {len(stale)} stale temporary file(s) left by a process that no longer runs, e.g. "
@@ -231,19 +268,24 @@ def trim_metrics(path, upto:int=0):
 
 def _json_lines(path:Path, say:bool=False) -> list[tuple[str, dict]]:
     "(line, record) of each line of a JSON-lines file; a torn last line is dropped (and, with `say`, said)."
-    lines = [l for l in path.read_text(errors='replace').splitlines() if l.strip()]
+    lines = [(n, l) for n, l in enumerate(path.read_text(errors='replace').splitlines(), 1) if l.strip()]
     out = []
-    for i, l in enumerate(lines):
-        try: out.append((l, json.loads(l)))
+    for i, (n, l) in enumerate(lines):
+        try: r = json.loads(l)
         except json.JSONDecodeError as e:
             if i < len(lines) - 1:
-                raise ValueError(f"{path}: line {i + 1} is not JSON ({e}); the file is damaged: fix or delete "
+                raise ValueError(f"{path}: line {n} is not JSON ({e}); the file is damaged: fix or delete "
                                  "that line") from None
             if say: print(f"dropped the torn last line of {path} (a crash or a full disk cut it short)")
+            continue
+        if not isinstance(r, dict) or not isinstance(r.get('step'), int):
+            raise ValueError(f"{path}: line {n} is not a metrics record (a JSON object with an integer "
+                             f"\"step\"); the file is damaged: fix or delete that line")
+        out.append((l, r))
     return out
 
 def read_jsonl(path) -> list[dict]:
-    "The records of a JSON-lines file such as metrics.jsonl (a torn last line left out)."
+    "The records of a metrics file such as metrics.jsonl, each an object with a step (a torn last line left out)."
     return [r for _, r in _json_lines(Path(path))]
 
 # %% ../nbs/A1_runfiles.ipynb #009c2096

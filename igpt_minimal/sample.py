@@ -115,8 +115,8 @@ def complete_images(model:IGPT, images, palette:torch.Tensor, keep_rows:int|None
     return dequantize(unraster(seqs.cpu(), H, W), palette).reshape(N, n_samples, H, W, -1)
 
 # %% ../nbs/05_sample.ipynb #5a91dfb0
-def completion_grid(images, completions, keep_rows:int|None=None, path=None, scale:float=0.6):
-    "Original | kept top half | completions, one row per image (chapter 00's `show_images`); a PNG at `path`."
+def completion_grid(images, completions, keep_rows:int|None=None, scale:float=0.6):
+    "Original | kept top half | completions, one row per image (chapter 00's `show_images`); returns the figure."
     images, completions = torch.as_tensor(np.asarray(images)), torch.as_tensor(np.asarray(completions))
     N, S, H = completions.shape[:3]
     given = images.clone()
@@ -124,4 +124,4 @@ def completion_grid(images, completions, keep_rows:int|None=None, path=None, sca
     rows = torch.cat([images[:, None], given[:, None], completions], 1)          # (N, S + 2, H, W, C)
     titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)] + [''] * ((N - 1) * (S + 2))
     size = (scale * (S + 2) + 0.4, scale * N + 0.4)                           # a little room for the titles
-    show_images(rows.flatten(0, 1), titles, ncols=S + 2, figsize=size, path=path)
+    return show_images(rows.flatten(0, 1), titles, ncols=S + 2, figsize=size)

@@ -4,8 +4,13 @@
 
 # %% ../nbs/04_train.ipynb #a1ff0a95
 from __future__ import annotations
+<<<<<<< HEAD
 import contextlib, json, math, time
 from dataclasses import dataclass, asdict, field, replace
+=======
+import contextlib, hashlib, json, math, os, time
+from dataclasses import dataclass, asdict, field
+>>>>>>> issue22b
 from pathlib import Path
 import numpy as np
 import torch
@@ -22,7 +27,7 @@ from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device, compile_choice
 from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_metrics, all_finite,
                                    save_checkpoint, load_checkpoint, resume_checkpoint, CKPT_NAME, PREV_NAME,
-                                   BEST_NAME, atomic_write, check_new_run, run_files, read_jsonl)
+                                   BEST_NAME, save_figure, check_new_run, run_files, read_jsonl)
 
 # %% auto #0
 __all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'model_shape', 'TrainConfig', 'get_preset', 'load_images', 'prepare_data',
@@ -168,10 +173,24 @@ def _data_key(cfg:TrainConfig) -> dict:
 def _source(data_path) -> str|None:
     return None if data_path is None else str(Path(data_path).expanduser().resolve())
 
-def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
+def _fingerprint(data:str, data_path) -> str|None:
+    "Hash of the source files' relative paths, sizes and modification times (None: the digits, or no path)."
+    if data == 'digits' or data_path is None: return None
+    root = Path(data_path).expanduser()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob('*') if p.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        name = os.fsencode(p.relative_to(root) if p != root else p.name)     # any file name, UTF-8 or not
+        h.update(name + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+def _load_cache(cfg:TrainConfig, out:Path, data_path=None, new_run:bool=False) -> dict|None:
+    "The token cache in `out`, refused if made from other data; `new_run`: also if its source files changed since."
     if not (out/'data.json').exists(): return None
     key = json.loads((out/'data.json').read_text())
     source, classes = key.pop('source', None), key.pop('classes', None)   # --data-path; a folder's classes
+    has_stamp, stamp = 'fingerprint' in key, key.pop('fingerprint', None)
     if data_path is not None and _source(data_path) != source:
         raise ValueError(f"{out} holds tokens made from {source or 'the default data'}, not "
                          f"{_source(data_path)}: use another --out, or drop --data-path to use the cached "
@@ -181,6 +200,16 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None) -> dict|None:
                          for k, v in _data_key(cfg).items() if key.get(k) != v)
         raise ValueError(f"{out} holds tokens of another dataset or preset ({diff}): pass the run's own "
                          f"--preset and --data, or use another --out")
+    where = data_path if data_path is not None else source
+    # a run's own cache (resume, sample, probe) stays its tokens; a new run must not train on stale ones
+    if new_run and where is not None and Path(where).exists():
+        redo = f"delete {out/'data.json'} to rebuild the tokens, or use another --out"
+        if not has_stamp and cfg.data == 'images':
+            raise ValueError(f"{out} holds tokens of {where} made by an older igpt_minimal that did not record the "
+                             f"folder's contents, so they may be stale: {redo}")
+        if has_stamp and _fingerprint(cfg.data, where) != stamp:
+            raise ValueError(f"{out} holds tokens of {where}, whose files have changed since (added, removed or "
+                             f"modified): {redo}")
     arrays = {n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE}
     return dict(palette=load_palette(out/'palette.npy'), classes=classes, **arrays)
 
@@ -194,7 +223,7 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     if not test and out is not None:
         raise ValueError("test=False is for sweeps, whose tokens are not cached: pass out_dir=None")
     if palette is not None: palette = _check_palette(torch.as_tensor(palette).float(), cfg)
-    if out is not None and (cached := _load_cache(cfg, out, data_path)) is not None:
+    if out is not None and (cached := _load_cache(cfg, out, data_path, new_run=palette is None)) is not None:
         if palette is not None and not torch.equal(cached['palette'].float(), palette):
             raise ValueError(f"the token cache in {out} was made with another palette than the checkpoint's: "
                              f"delete {out/'data.json'} to rebuild the tokens with the checkpoint's palette")
@@ -222,7 +251,8 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
         out.mkdir(parents=True, exist_ok=True)
         for n in _CACHE: save_npy(out/f'{n}.npy', res[n].numpy())
         save_npy(out/'palette.npy', palette.numpy())
-        key = dict(_data_key(cfg), source=_source(data_path), classes=res['classes'])
+        key = dict(_data_key(cfg), source=_source(data_path), classes=res['classes'],
+                   fingerprint=_fingerprint(cfg.data, data_path))   # the files as they were read
         write_text(out/'data.json', json.dumps(key))                   # last: marks the cache whole
     return res
 
@@ -540,7 +570,5 @@ def plot_losses(metrics, path=None):
     ax.set_ylabel('bits / token')
     ax.legend()
     fig.tight_layout()
-    if path is not None:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))   # never half a PNG
-        plt.close(fig)
+    if path is not None: save_figure(fig, path)   # by rename: never half a PNG
     return fig

@@ -289,3 +289,224 @@ def test_distributed_run_destroys_its_process_group(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count('exit 0 initialized False') == 2, r.stdout
     assert 'on 2 processes' in r.stdout
+
+
+# Issue 22b (the trial's case numbers)
+# 5 (cases 99, 100). a config that would give NaN logits, or a bool for a size, is refused
+def test_config_refuses_bad_norm_eps_and_bools():
+    for eps in (float('nan'), float('inf'), -1.0, 0.0):
+        with pytest.raises(ValueError, match='norm_eps'): IGPTConfig(norm_eps=eps)
+    with pytest.raises(ValueError, match='n_layer'): IGPTConfig(n_layer=True)
+    assert IGPTConfig(norm_eps=1e-6).norm_eps == 1e-6
+
+
+# 6 (case 102). empty batches and a row masking nothing are refused, not a NaN loss
+def test_losses_refuse_empty_batches_and_empty_mask_rows():
+    from igpt_minimal.losses import ar_loss, bert_loss
+    m = IGPT(IGPTConfig(n_colors=16, n_positions=64, n_embd=32, n_layer=1, n_head=2))
+    empty = torch.zeros(0, 64, dtype=torch.long)
+    with pytest.raises(ValueError, match='empty batch'): ar_loss(m, empty)
+    with pytest.raises(ValueError, match='empty batch'): bert_loss(m, empty)
+    x = torch.zeros(2, 64, dtype=torch.long)
+    mask = torch.zeros(2, 64, dtype=torch.bool)
+    mask[0, 3] = True
+    with pytest.raises(ValueError, match='row 1 masks no position'): bert_loss(m, x, mask=mask)
+    mask[1, 5] = True
+    assert torch.isfinite(bert_loss(m, x, mask=mask))
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, '-c', 'pass'])
+    p.wait()
+    return p.pid
+
+
+# 1 (case 23). the stale-temporary clean-up deletes only this project's temporaries
+def test_stale_cleanup_keeps_a_users_tmp_file(tmp_path):
+    mine = tmp_path/'mine'
+    mine.mkdir()
+    notes, ours = mine/f'.notes.{dead_pid()}.tmp', mine/f'.data.json.{dead_pid()}.tmp'
+    notes.write_text('notes')
+    ours.write_text('{"half')
+    code, out, err = igpt('train', '--preset', 'tiny', '--out', mine, '--quiet', '--max-steps', 2)
+    assert code == 0, err
+    assert notes.read_text() == 'notes' and not ours.exists()
+
+
+# 7 (cases 20, 21). a metrics line that is JSON but not a record: one line naming the file and the line
+@pytest.mark.parametrize('bad', ['[1, 2]', '{"loss": 1.0}'])
+def test_resume_with_a_metrics_line_that_is_not_a_record(run_dir, tmp_path, bad):
+    d = copy_run(run_dir, tmp_path/'r')
+    lines = (d/'metrics.jsonl').read_text().splitlines()
+    (d/'metrics.jsonl').write_text('\n'.join([lines[0], bad] + lines[1:]) + '\n')
+    code, _, err = igpt('train', '--preset', 'tiny', '--out', d, '--quiet', '--resume', '--max-steps', 21)
+    one_line_error(code, err, 'metrics.jsonl: line 2 is not a metrics record', 'fix or delete that line')
+
+
+# 9 (case 41). an unreadable ckpt.pt with no ckpt-prev.pt: a new run says so, instead of advising --resume
+def test_new_run_over_an_unreadable_checkpoint(run_dir, tmp_path):
+    d = copy_run(run_dir, tmp_path/'r')
+    (d/PREV_NAME).unlink(missing_ok=True)
+    (d/CKPT_NAME).write_bytes(b'\0' * 100)
+    code, _, err = igpt('train', '--preset', 'tiny', '--out', d, '--quiet')
+    one_line_error(code, err, 'ckpt.pt is unreadable', 'move it away or choose another --out')
+    assert 'pass --resume' not in err
+
+
+# 13 (cases 26, 33). a failed write names the file asked for, never its temporary, and always a file
+def test_write_errors_name_the_file(tmp_path, monkeypatch):
+    from igpt_minimal.runfiles import write_text, save_npy
+    def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')      # as f.write reports it: no name
+    monkeypatch.setattr(np, 'save', full)
+    with pytest.raises(OSError) as e: save_npy(tmp_path/'tokens_train.npy', np.zeros(3))
+    assert e.value.filename == str(tmp_path/'tokens_train.npy')
+    def full_named(self, *a, **k): raise OSError(errno.ENOSPC, 'No space left on device', str(self))  # the temporary
+    monkeypatch.setattr(Path, 'write_text', full_named)
+    with pytest.raises(OSError) as e: write_text(tmp_path/'probe.json', '{}')
+    assert e.value.filename == str(tmp_path/'probe.json')
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    "A 1 MB tmpfs, filled to the last byte after `fill()`; skipped where mounting is refused."
+    mnt = tmp_path/'small'
+    mnt.mkdir()
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', str(mnt)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f"cannot mount a 1 MB tmpfs here ({(r.stderr or r.stdout).strip()})")
+    def fill(leave:int=0):
+        fd = os.open(mnt/'filler', os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError, match='No space'):
+                while True: os.write(fd, b'\0' * 4096)
+            os.ftruncate(fd, os.fstat(fd).st_size - leave)       # `leave` bytes free again
+        finally: os.close(fd)
+    try: yield mnt, fill
+    finally: subprocess.run(['umount', str(mnt)], check=True)
+
+
+# 2 (cases 34-37). a PNG written on a full disk: the old one survives intact, one line names the file
+def test_png_outputs_survive_a_full_disk(run_dir, tmp_path, full_disk):
+    from PIL import Image
+    mnt, fill = full_disk
+    img = tmp_path/'in.png'
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    # each new PNG is larger than the 4 KB page its old file frees when truncated: writing in place would fail half-way
+    runs = [('sample', '--ckpt', run_dir, '--n', 8, '--samples', 4, '--out'),
+            ('sample', '--ckpt', run_dir, '--n', 4, '--samples', 2, '--complete', '--out'),
+            ('complete', '--ckpt', run_dir, '--image', img, img, '--n', 2, '--out'),
+            ('probe', '--ckpt', run_dir, '--layers', '0', '--plot')]
+    for i in range(len(runs)): Image.fromarray(np.full((1, 1, 3), i, np.uint8)).save(mnt/f'{i}.png')   # older PNGs
+    before = {p.name: p.read_bytes() for p in mnt.iterdir()}
+    fill()
+    for i, cmd in enumerate(runs):
+        code, _, err = igpt(*cmd, mnt/f'{i}.png')
+        one_line_error(code, err, f'cannot write {mnt/f"{i}.png"}', 'the disk is full')
+    assert {p.name: p.read_bytes() for p in mnt.iterdir() if p.name != 'filler'} == before     # no temporaries
+
+
+# 3 (case 38). export on a full disk: one line, nothing half-written left, and a retry works once there is room
+@pytest.mark.parametrize('leave', [0, 16 << 10])     # 16 KB: the small JSON files fit, the weights do not
+def test_export_on_a_full_disk_leaves_nothing(run_dir, full_disk, leave):
+    pytest.importorskip('transformers')
+    mnt, fill = full_disk
+    fill(leave)
+    code, _, err = igpt('export', '--ckpt', run_dir, '--out', mnt/'hf')
+    one_line_error(code, err, f'cannot write {mnt/"hf"}', 'the disk is full')
+    assert sorted(p.name for p in mnt.iterdir()) == ['filler']
+    (mnt/'filler').unlink()
+    code, _, err = igpt('export', '--ckpt', run_dir, '--out', mnt/'hf')
+    assert code == 0, err
+    assert (mnt/'hf'/'config.json').exists() and sorted(p.name for p in mnt.iterdir()) == ['hf']
+
+
+def drop_run_files(d):
+    "Delete a run's files by hand, keeping only its token cache."
+    from igpt_minimal.runfiles import run_files
+    for n in run_files(d): (d/n).unlink()
+
+
+# 4 (case 79). a new run over a stale token cache: the folder changed since, so the cache is refused
+def test_new_run_refuses_a_token_cache_of_a_changed_folder(tmp_path):
+    data, run = png_folder(tmp_path/'imgs'), tmp_path/'run'
+    train = lambda: igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', data, '--out', run,
+                         '--quiet', '--max-steps', 2)
+    assert train()[0] == 0
+    drop_run_files(run)
+    assert train()[0] == 0                                   # the folder as it was: the cache is used
+    drop_run_files(run)
+    png_folder(data, sub='more', seed=1)                     # more images since
+    code, _, err = train()
+    one_line_error(code, err, 'changed since', f'delete {run/"data.json"}', 'another --out')
+    key = json.loads((run/'data.json').read_text())          # a cache from before fingerprints: refused for images
+    del key['fingerprint']
+    (run/'data.json').write_text(json.dumps(key))
+    code, _, err = train()
+    one_line_error(code, err, 'did not record', f'delete {run/"data.json"}')
+    (run/'data.json').unlink()
+    assert train()[0] == 0
+    assert len(np.load(run/'tokens_train.npy')) + len(np.load(run/'tokens_val.npy')) > 30    # the new images too
+
+
+# 8 (cases 29, 30). sample and probe on a checkpoint in a read-only folder: tokens made in memory, said
+def test_sample_and_probe_on_a_read_only_run(run_dir, tmp_path, full_disk):
+    mnt, _ = full_disk
+    (mnt/'run').mkdir()
+    shutil.copy(run_dir/CKPT_NAME, mnt/'run'/CKPT_NAME)              # the checkpoint alone: no token cache
+    r = subprocess.run(['mount', '-o', 'remount,ro', str(mnt)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f"cannot remount read-only here ({(r.stderr or r.stdout).strip()})")
+    code, out, err = igpt('sample', '--ckpt', mnt/'run', '--out', tmp_path/'s.png', '--n', 2, '--samples', 1)
+    assert code == 0, err
+    assert 'in memory' in out and (tmp_path/'s.png').exists()
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0', '--plot', tmp_path/'p.png')
+    assert code == 0, err
+    assert 'in memory' in out and 'chosen on validation' in out and 'probe.json' in out
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0')          # the plot in the run folder
+    one_line_error(code, err, f'cannot write {mnt/"run"/"probe_layers.png"}', 'read-only', 'the report above',
+                   '--plot')
+    assert 'chosen on validation' in out
+    code, out, err = igpt('probe', '--ckpt', mnt/'run', '--layers', '0', '--plot', mnt/'new'/'p.png')
+    one_line_error(code, err, 'read-only')
+    assert 'report above' not in err                                            # none was shown
+
+
+# 10 (case 83). sample and probe with another --data-path than the run's cache: advice those commands can follow
+def test_sample_and_probe_data_path_advice(tmp_path):
+    data, run = png_folder(tmp_path/'imgs'), tmp_path/'run'
+    assert igpt('train', '--preset', 'tiny', '--data', 'images', '--data-path', data, '--out', run, '--quiet',
+                '--max-steps', 2)[0] == 0
+    other = png_folder(tmp_path/'other', seed=2)
+    for cmd in (['sample', '--out', tmp_path/'s.png'], ['probe']):
+        code, _, err = igpt(*cmd, '--ckpt', run, '--data-path', other)
+        one_line_error(code, err, 'drop --data-path', 'copy')
+        assert 'another --out' not in err                  # neither command has a run directory option
+
+
+# 11 (case 85). too many samples per image: name --samples and a limit that is valid
+def test_sample_memory_refusal_names_samples(run_dir, tmp_path):
+    code, _, err = igpt('sample', '--ckpt', run_dir, '--out', tmp_path/'s.png', '--n', 5, '--samples', 10**8)
+    one_line_error(code, err, 'at most --samples')
+    assert '--n 0' not in err
+    limit = int(re.search(r'at most --samples ([\d,]+)', err).group(1).replace(',', ''))
+    assert limit >= 1
+
+
+# 12 (case 109). a run folder holding only ckpt-prev.pt (a crash between the two renames): sample uses it, and says so
+def test_sample_falls_back_to_the_previous_checkpoint(run_dir, tmp_path):
+    d = copy_run(run_dir, tmp_path/'r')
+    (d/PREV_NAME).unlink(missing_ok=True)
+    (d/CKPT_NAME).rename(d/PREV_NAME)
+    code, out, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    assert code == 0, err
+    assert PREV_NAME in out and (tmp_path/'s.png').exists()
+
+
+# 13 (case 33). the token cache on a full disk: the one-line error names the file
+def test_token_cache_on_a_full_disk_names_the_file(run_dir, tmp_path, full_disk):
+    mnt, fill = full_disk
+    (mnt/'run').mkdir()
+    shutil.copy(run_dir/CKPT_NAME, mnt/'run'/CKPT_NAME)              # no token cache yet: sample writes one
+    fill()
+    code, _, err = igpt('sample', '--ckpt', mnt/'run', '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    one_line_error(code, err, f'cannot write {mnt/"run"/"tokens_train.npy"}', 'the disk is full')
+    assert not [p for p in (mnt/'run').iterdir() if p.name.endswith('.tmp')]

@@ -23,7 +23,7 @@ from igpt_minimal.evaluation import probe_report, plot_probe_layers, paired_diff
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
-from igpt_minimal.runfiles import save_checkpoint, WEIGHTS_NAME
+from igpt_minimal.runfiles import save_checkpoint, save_figure, WEIGHTS_NAME
 from igpt_minimal.scale import plan
 from igpt_minimal.model import resolve_precision
 
@@ -80,7 +80,7 @@ if not (run/'completions.png').exists():                          # 3. completio
     idx = torch.stack([(data['labels_test'] == c).nonzero()[0, 0] for c in range(0, 10, 2)])   # one image of every other class
     imgs = dequantize(unraster(data['tokens_test'][idx].long(), cfg.image_size, cfg.image_size), data['palette'])
     comp = complete_images(model, imgs, data['palette'], n_samples=5, generator=torch.Generator().manual_seed(0), precision=prec)
-    completion_grid(imgs, comp, path=run/'completions.png')
+    save_figure(completion_grid(imgs, comp), run/'completions.png')
 if 'probe_layer' not in m:                                        # 4. linear probes, AR; pixels of the model's input and at 28×28
     stage('probing AR')
     t0 = time.time()
