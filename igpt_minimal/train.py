@@ -4,13 +4,8 @@
 
 # %% ../nbs/04_train.ipynb #a1ff0a95
 from __future__ import annotations
-<<<<<<< HEAD
-import contextlib, json, math, time
-from dataclasses import dataclass, asdict, field, replace
-=======
 import contextlib, hashlib, json, math, os, time
-from dataclasses import dataclass, asdict, field
->>>>>>> issue22b
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 import torch
