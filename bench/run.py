@@ -369,7 +369,8 @@ def report(r):
     if 'probe' in r: L += ["", f"Probe note: {r['probe']['note']}."]
     if 'presets' in r: L += ["", "Precision note (section 7): each preset's AR training step as `train` runs it (autocast forward, fp32 loss, "
                              "backward, clipping, AdamW), today's fp32 eager path (SDPA attention) against precision `auto` eager "
-                             "(on a CPU in bf16: chapter 02's plain attention, so its matmuls run in bf16) and compiled. FLOPs: 6 per "
+                             "(on a CPU in bf16: chapter 02's plain attention up to 128 keys, SDPA beyond) and compiled. An "
+                             "MFU above 100% of the fp32 peak is a step faster than fp32 matmuls could run. FLOPs: 6 per "
                              "multiplying weight (embeddings excluded) plus causal attention's half of the T×T scores. MFU divides the "
                              "achieved rate by the 2,048 square matmul rate of that dtype measured in this run. The cifar10 shapes run "
                              "at batch 2 here (their presets use 64 on a GPU). `first step` includes torch.compile's compile time."]

@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--precision', choices=PRECISIONS, help="auto (bf16 where the device does bf16 matmuls "
                                                           "fast), bf16 or fp32 (default: the preset's, auto)")
     t.add_argument('--compile', choices=['auto', 'on', 'off'], help='torch.compile the model (default: auto, '
-                                                                   'on for runs of 2,000 steps or more)')
+                                                                   'on for runs of 1,000 steps or more)')
     t.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     t.add_argument('--quiet', action='store_true')
     s = add('sample', cmd_sample)

@@ -66,7 +66,7 @@ def setup_device(device=None, precision:str='fp32') -> Runtime:
         torch.backends.cudnn.allow_tf32 = True
     return rt
 
-COMPILE_MIN_STEPS = 2000   # CPU: ~30 s of compiling against ~15-80 ms saved a step (bench/precision.md)
+COMPILE_MIN_STEPS = 1000   # CPU: 17-34 s of compiling against 65-95 ms saved a step (bench/results.md, section 7)
 
 def compile_choice(compile:str, steps:int) -> tuple[bool, str]:
     "Whether to torch.compile a run of `steps` steps, and why (`compile`: 'auto', 'on' or 'off')."
