@@ -3,20 +3,12 @@ Each test failed before its fix."""
 import errno, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch
-from test_integrity import igpt, one_line_error
+from test_integrity import igpt, one_line_error, run_dir   # run_dir: a finished 20-step tiny run, its cache too
 from igpt_minimal.runfiles import load_checkpoint, save_checkpoint, CKPT_NAME, PREV_NAME, WEIGHTS_NAME
 from igpt_minimal.train import get_preset, load_model, read_metrics
 from igpt_minimal.model import IGPT, IGPTConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope='module')
-def run_dir(tmp_path_factory):
-    "A finished 20-step tiny run (with its token cache)."
-    d = tmp_path_factory.mktemp('run')
-    assert igpt('train', '--preset', 'tiny', '--out', d, '--quiet')[0] == 0
-    return d
 
 
 def copy_run(run_dir, dest) -> Path:
