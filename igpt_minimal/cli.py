@@ -106,6 +106,8 @@ def _train_run(a, cfg, out:Path, rt):
         start = prev['step'] if prev else 0
         if prev and a.max_steps is None:            # continue to the run's own end, not the preset's
             cfg = replace(cfg, max_steps=prev['config']['max_steps'])
+        if prev and a.precision is None:            # train() then keeps the precision the run trained in
+            cfg = replace(cfg, precision='auto')
         palette = prev.get('palette') if prev else None    # the run's palette, never refitted
         palette = None if palette is None else palette.clone()
         del prev                                    # unmap the file before train() replaces it

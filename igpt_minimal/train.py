@@ -198,7 +198,8 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None, new_run:bool=False) -
     where = data_path if data_path is not None else source
     # a run's own cache (resume, sample, probe) stays its tokens; a new run must not train on stale ones
     if new_run and where is not None and Path(where).exists():
-        redo = f"delete {out/'data.json'} to rebuild the tokens, or use another --out"
+        redo = (f"delete {out/'data.json'} and the tokens_, labels_ and palette .npy files beside it to rebuild the "
+                "tokens, or use another --out")
         if not has_stamp and cfg.data == 'images':
             raise ValueError(f"{out} holds tokens of {where} made by an older igpt_minimal that did not record the "
                              f"folder's contents, so they may be stale: {redo}")
@@ -223,6 +224,10 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
             raise ValueError(f"the token cache in {out} was made with another palette than the checkpoint's: "
                              f"delete {out/'data.json'} to rebuild the tokens with the checkpoint's palette")
         return cached
+    if out is not None and (stray := [f'{n}.npy' for n in (*_CACHE, 'palette') if (out/f'{n}.npy').exists()]):
+        raise FileExistsError(f"{out} holds {', '.join(stray)} but no data.json, so they are not a token cache of "
+                              "this project's and are not overwritten: move them away (delete them if a crashed run "
+                              "left them), or use another --out")
     x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)         # validation: a fixed 10% of the training split
     if not len(va) or not len(tr):
@@ -558,7 +563,8 @@ def plot_losses(metrics, path=None):
     import matplotlib.pyplot as plt
     recs = read_metrics(metrics) if not isinstance(metrics, list) else metrics
     fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot([r['step'] for r in recs], [bits_per_token(r['loss']) for r in recs], label='train')
+    tr = [r for r in recs if isinstance(r.get('loss'), (int, float))]   # a hand-edited line may lack one
+    ax.plot([r['step'] for r in tr], [bits_per_token(r['loss']) for r in tr], label='train')
     ev = [r for r in recs if 'val_nll' in r]
     if ev: ax.plot([r['step'] for r in ev], [r['val_bits_per_token'] for r in ev], 'o-', label='validation')
     ax.set_xlabel('step')

@@ -435,7 +435,10 @@ def test_new_run_refuses_a_token_cache_of_a_changed_folder(tmp_path):
     (run/'data.json').write_text(json.dumps(key))
     code, _, err = train()
     one_line_error(code, err, 'did not record', f'delete {run/"data.json"}')
-    (run/'data.json').unlink()
+    (run/'data.json').unlink()                               # npy files without data.json: not overwritten
+    code, _, err = train()
+    one_line_error(code, err, 'tokens_train.npy', 'no data.json', 'not overwritten')
+    for f in run.glob('*.npy'): f.unlink()
     assert train()[0] == 0
     assert len(np.load(run/'tokens_train.npy')) + len(np.load(run/'tokens_val.npy')) > 30    # the new images too
 
@@ -502,3 +505,31 @@ def test_token_cache_on_a_full_disk_names_the_file(run_dir, tmp_path, full_disk)
     code, _, err = igpt('sample', '--ckpt', mnt/'run', '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
     one_line_error(code, err, f'cannot write {mnt/"run"/"tokens_train.npy"}', 'the disk is full')
     assert not [p for p in (mnt/'run').iterdir() if p.name.endswith('.tmp')]
+
+
+# Second trial, N52: a plain --resume keeps the precision the run trained in (tiny's preset says fp32)
+def test_cli_resume_keeps_the_runs_precision(tmp_path):
+    d = tmp_path/'bf'
+    assert igpt('train', '--preset', 'tiny', '--precision', 'bf16', '--max-steps', 4, '--out', d, '--quiet')[0] == 0
+    assert igpt('train', '--preset', 'tiny', '--max-steps', 8, '--out', d, '--resume', '--quiet')[0] == 0
+    firsts = [json.loads(l) for l in (d/'metrics.jsonl').read_text().splitlines() if 'precision' in l]
+    assert [(r['precision'], r['precision_why']) for r in firsts] == [('bf16', 'asked for'),
+                                                                       ('bf16', "the run's own, resumed")]
+
+
+# Second trial, N5: a new run never overwrites .npy files it did not write (no data.json marks them as its cache)
+def test_new_run_keeps_a_users_npy_files(tmp_path):
+    d = tmp_path/'mine'
+    d.mkdir()
+    np.save(d/'palette.npy', np.arange(6.).reshape(2, 3))
+    before = (d/'palette.npy').read_bytes()
+    code, _, err = igpt('train', '--preset', 'tiny', '--out', d, '--quiet')
+    one_line_error(code, err, 'palette.npy', 'no data.json', 'not overwritten')
+    assert (d/'palette.npy').read_bytes() == before
+
+
+# Second trial, N1: a hand-edited metrics line without a loss does not crash the loss plot at the end of a run
+def test_loss_plot_skips_a_line_without_a_loss(tmp_path):
+    from igpt_minimal.train import plot_losses
+    plot_losses([{'step': 1, 'loss': 2.0}, {'step': 15}, {'step': 20, 'loss': 1.5}], tmp_path/'loss.png')
+    assert (tmp_path/'loss.png').stat().st_size > 0
