@@ -45,7 +45,8 @@ def _run_of(ckpt) -> Path:
 def _cache_dir(run:Path, data_path=None) -> Path|None:
     "Where the token cache is: the run directory; None (tokens made in memory, and said) if it cannot be written."
     if (run/'data.json').exists():
-        source = json.loads((run/'data.json').read_text()).get('source')
+        try: source = json.loads((run/'data.json').read_text()).get('source')
+        except (ValueError, UnicodeDecodeError, AttributeError): return run   # damaged: prepare_data names it
         if data_path is not None and str(Path(data_path).expanduser().resolve()) != source:
             raise ValueError(f"{run} holds tokens made from {source or 'the default data'}, not {data_path}: drop "
                              "--data-path to use them, or copy the checkpoint alone to a new folder and point "

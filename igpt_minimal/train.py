@@ -183,7 +183,11 @@ def _fingerprint(data:str, data_path) -> str|None:
 def _load_cache(cfg:TrainConfig, out:Path, data_path=None, new_run:bool=False) -> dict|None:
     "The token cache in `out`, refused if made from other data; `new_run`: also if its source files changed since."
     if not (out/'data.json').exists(): return None
-    key = json.loads((out/'data.json').read_text())
+    rebuild = f"delete {out/'data.json'} and the .npy files beside it to rebuild the tokens, or use another --out"
+    try: key = json.loads((out/'data.json').read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{out/'data.json'} is damaged ({e}): {rebuild}") from None
+    if not isinstance(key, dict): raise ValueError(f"{out/'data.json'} is not a token cache's record: {rebuild}")
     source, classes = key.pop('source', None), key.pop('classes', None)   # --data-path; a folder's classes
     has_stamp, stamp = 'fingerprint' in key, key.pop('fingerprint', None)
     if data_path is not None and _source(data_path) != source:
@@ -206,8 +210,14 @@ def _load_cache(cfg:TrainConfig, out:Path, data_path=None, new_run:bool=False) -
         if has_stamp and _fingerprint(cfg.data, where) != stamp:
             raise ValueError(f"{out} holds tokens of {where}, whose files have changed since (added, removed or "
                              f"modified): {redo}")
-    arrays = {n: torch.from_numpy(np.load(out/f'{n}.npy')) for n in _CACHE}
+    arrays = {n: _load_npy(out/f'{n}.npy', rebuild) for n in _CACHE}
     return dict(palette=load_palette(out/'palette.npy'), classes=classes, **arrays)
+
+def _load_npy(path:Path, rebuild:str) -> torch.Tensor:
+    "One array of a token cache, or a one-line error naming the damaged file."
+    try: return torch.from_numpy(np.load(path))
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{path} is damaged or missing ({str(e).splitlines()[0]}): {rebuild}") from None
 
 # %% ../nbs/04_train.ipynb #5a280438
 def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,

@@ -533,3 +533,13 @@ def test_loss_plot_skips_a_line_without_a_loss(tmp_path):
     from igpt_minimal.train import plot_losses
     plot_losses([{'step': 1, 'loss': 2.0}, {'step': 15}, {'step': 20, 'loss': 1.5}], tmp_path/'loss.png')
     assert (tmp_path/'loss.png').stat().st_size > 0
+
+
+# Second trial, N55: a damaged token cache gives one line naming the damaged file
+def test_damaged_token_cache_names_the_file(run_dir, tmp_path):
+    for name, damage in (('tokens_test.npy', lambda p: p.write_bytes(p.read_bytes()[:100])),
+                         ('data.json', lambda p: p.write_text('{bad')), ('data.json', lambda p: p.write_text('[1]'))):
+        d = copy_run(run_dir, tmp_path/f'{name}-{len(list(tmp_path.iterdir()))}')
+        damage(d/name)
+        code, _, err = igpt('sample', '--ckpt', d, '--complete', '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+        one_line_error(code, err, str(d/name), 'to rebuild the tokens')
