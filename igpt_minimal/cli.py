@@ -13,7 +13,7 @@ import igpt_minimal
 from .quantize import dequantize
 from .data import unraster, load_digits
 from .losses import bits_per_token, bits_per_dim
-from .model import resolve_precision
+from .model import resolve_precision, PRECISIONS
 from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
                                 resume_state)
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
@@ -25,8 +25,8 @@ from .images import complete_files
 from .hf import export_hf, MissingDependency
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe', 'cmd_plan', 'cmd_complete',
-           'cmd_export', 'run_demo', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'cmd_train', 'cmd_sample', 'format_probe', 'cmd_probe', 'cmd_plan', 'cmd_complete', 'cmd_export',
+           'run_demo', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/A4_cli.ipynb #e2b8f254
 def _run_dir(path, must_exist=False) -> Path:
@@ -341,8 +341,6 @@ def cmd_demo(a):
           f"{m['total_seconds']:.0f} s")
 
 # %% ../nbs/A4_cli.ipynb #5b0a1da7
-PRECISIONS = ['auto', 'bf16', 'fp32']
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='igpt', description='Image GPT from scratch (igpt_minimal).')
     p.add_argument('--version', action='version', version=f'igpt_minimal {igpt_minimal.__version__}')

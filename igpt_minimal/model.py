@@ -11,8 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend', 'SelfAttention', 'Block',
-           'IGPTConfig', 'igpt_config', 'check_tokens', 'IGPT', 'count_params', 'resolve_precision', 'autocast']
+__all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'PRECISIONS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend',
+           'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'check_tokens', 'IGPT', 'count_params',
+           'resolve_precision', 'autocast']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -256,9 +257,11 @@ def _cpu_flags() -> set:
     try: return set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split(':')[1].split())
     except (OSError, StopIteration): return set()   # not Linux: no flags to read
 
+PRECISIONS = ('auto', 'bf16', 'fp32')
+
 def resolve_precision(precision:str='auto', device='cpu') -> tuple[str, str]:
     "('bf16' or 'fp32', why) for `precision` 'auto', 'bf16' or 'fp32' on `device`."
-    if precision not in ('auto', 'bf16', 'fp32'):
+    if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
     if precision != 'auto': return precision, 'asked for'
     dev = torch.device(device)

@@ -16,7 +16,7 @@ from .data import (raster, reduce_context, split_train_val, load_digits,
                                augment_tokens, VAL_FRAC, SPLIT_SEED)
 from .cifar10 import load_cifar10
 from .fashion_mnist import load_fashion_mnist
-from .model import IGPT, IGPTConfig, check_tokens, resolve_precision
+from .model import IGPT, IGPTConfig, check_tokens, resolve_precision, PRECISIONS
 from .losses import ar_loss, bert_loss, bert_mask, bits_per_token
 from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device, compile_choice
@@ -83,7 +83,7 @@ class TrainConfig:
         if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
         if self.compile not in ('auto', 'on', 'off'):
             raise ValueError(f"compile must be 'auto', 'on' or 'off', got {self.compile!r}")
-        if self.precision not in ('auto', 'bf16', 'fp32'):
+        if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         if not 0 <= self.augment_pad < self.image_size:
             raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for "
