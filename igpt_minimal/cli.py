@@ -19,7 +19,7 @@ from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data,
 from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
 from .sample import complete_images, completion_grid
 from .quantize import show_images
-from .probe import run_probe
+from .evaluation import run_probe
 from .runfiles import RunInUse, RunLock, write_text, run_files, save_figure, CKPT_NAME
 from .images import complete_files
 from .hf import export_hf, MissingDependency

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'PRECISIONS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend',
-           'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'check_tokens', 'IGPT', 'count_params',
+           'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'KVCache', 'check_tokens', 'IGPT', 'count_params',
            'resolve_precision', 'autocast']
 
 # %% ../nbs/02_model.ipynb #60e614c8
@@ -143,6 +143,26 @@ def igpt_config(name:str, **overrides) -> IGPTConfig:
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
     return IGPTConfig(**{**MODEL_PRESETS[name], **overrides})
 
+# %% ../nbs/02_model.ipynb #766a8bcd
+class KVCache:
+    "Pre-allocated keys and values of every layer, for incremental decoding."
+    def __init__(self, n_layer:int, batch_size:int, n_head:int, max_len:int, head_dim:int,
+                 device=None, dtype=torch.float32):
+        shape = (batch_size, n_head, max_len, head_dim)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.pos, self.max_len = 0, max_len   # pos: how many positions are stored
+
+    def update(self, layer:int, k, v):
+        "Store k, v (B, nh, T, hs) at positions pos..pos+T and return everything stored so far."
+        end = self.pos + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with "
+                             "model.new_cache(..., max_len=...)")
+        self.k[layer][:, :, self.pos:end] = k
+        self.v[layer][:, :, self.pos:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
 # %% ../nbs/02_model.ipynb #6fa57602
 def check_tokens(x, n_colors:int, n_positions:int):
     "A clear error unless `x` is (B, T) integer ids in [0, n_colors), T <= n_positions (values: CPU only)."
@@ -204,7 +224,7 @@ class IGPT(nn.Module):
         nn.init.zeros_(self.head.weight)
 
     def _body(self, h, causal:bool, cache=None, return_hidden:bool=False):
-        "Token embeddings h (B, T, C) -> logits: positions, blocks, norm, head (chapter 05's `decode` reuses it)."
+        "Token embeddings h (B, T, C) -> logits: positions, blocks, norm, head (`decode` reuses it)."
         T, past = h.shape[1], (0 if cache is None else cache.pos)
         if past + T > self.config.n_positions:
             raise ValueError(f"position {past + T} exceeds n_positions={self.config.n_positions}")
@@ -235,6 +255,18 @@ class IGPT(nn.Module):
                                      f"got {mask.dtype} {tuple(mask.shape)}")
                 h = h.masked_fill(mask[..., None], 0.0)  # masked: zero token embedding (official code)
         return self._body(h, causal, None, return_hidden)
+
+    def decode(self, inp, cache:KVCache|None=None):
+        "Causal logits for input ids `inp` (B, T) (SOS = n_colors) after the cache's positions; fills the cache."
+        return self._body(self.wte(inp), True, cache)
+
+    def new_cache(self, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
+        "An empty KV cache for `decode`, in the dtype keys and values come in (bf16 under bf16 autocast)."
+        c, p = self.config, self.wte.weight
+        dev = torch.device(device or p.device)
+        dtype = dtype or (torch.get_autocast_dtype(dev.type) if torch.is_autocast_enabled(dev.type) else p.dtype)
+        return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
+                       device=dev, dtype=dtype)
 
     @classmethod
     def from_hf(cls, hf_model) -> 'IGPT':

@@ -4,21 +4,74 @@
 
 # %% ../nbs/06_probe.ipynb #238c7e48
 from __future__ import annotations
-import contextlib, copy, time
+import contextlib, copy, math, time
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .model import IGPT, check_tokens, autocast, resolve_precision
+from .model import IGPT, check_tokens, autocast
 from .losses import bert_loss
-from .train import warmup_cosine, prepare_data, split_args
-from .data import unraster
-from .quantize import dequantize, default_device
-from .evaluation import check_layers, check_splits, count_classes, plot_probe_layers, probe_report
+from .loop import warmup_cosine
+from .quantize import default_device
 
 # %% auto #0
-__all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'FinetuneResult', 'finetune',
-           'probe_model_and_pixels', 'run_probe']
+__all__ = ['L2_GRID', 'check_layers', 'check_xy', 'count_classes', 'check_splits', 'extract_features', 'ProbeResult',
+           'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers', 'wilson_interval', 'FinetuneResult',
+           'finetune']
+
+# %% ../nbs/06_probe.ipynb #c7708b7f
+def check_layers(layer, n_layer:int) -> list[int]:
+    "The requested layers (int, list or 'all') as a list, or a ValueError saying which are out of range."
+    layers = (list(range(n_layer + 1)) if layer == 'all' else [layer] if isinstance(layer, int)
+              else list(layer))
+    bad = [l for l in layers if not isinstance(l, int) or not 0 <= l <= n_layer]
+    if bad or not layers:
+        raise ValueError(f"layer {bad or layers} out of range: this model has layers 0..{n_layer} (0 = "
+                         f"embeddings, {n_layer} = last block)")
+    return layers
+
+def check_xy(x, y, name:str):
+    "x as float (N, D) and y as int64 (N,), or a ValueError saying what is wrong."
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
+    if x.ndim != 2:
+        raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or "
+                         "pool it first")
+    if not len(x): raise ValueError(f"{name}_x is empty: pass at least one example")
+    if len(x) != len(y):
+        raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one "
+                         "label per row")
+    if y.is_floating_point() or y.ndim != 1 or (len(y) and y.min() < 0):
+        raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} "
+                         f"{tuple(y.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the "
+                         "features (a diverged model?)")
+    return x, y.long()
+
+# %% ../nbs/06_probe.ipynb #c026fee2
+def count_classes(ytr, *others) -> int:
+    "K, from labels 0..K-1; refused when there would be more classes than training examples (a stray label)."
+    k = int(torch.cat([ytr, *others]).max()) + 1
+    if k > len(ytr):
+        raise ValueError(f"labels go up to {k - 1}, which would make {k} classes from {len(ytr)} training "
+                         "examples: number the classes 0..K-1 "
+                         "(e.g. torch.unique(y, return_inverse=True)[1])")
+    return k
+
+def check_splits(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
+                 what:str='a probe',      # who needs two classes, for the message
+                 same_width:bool=True,    # every split must have as many features as train_x
+                ) -> tuple:
+    "The six splits checked (x float, y int64; an empty test split when test_x is None), or a ValueError."
+    (xtr, ytr), (xva, yva) = check_xy(train_x, train_y, 'train'), check_xy(val_x, val_y, 'val')
+    xte, yte = check_xy(test_x, test_y, 'test') if test_x is not None else (xva[:0], yva[:0])
+    for name, x in (('val', xva), ('test', xte)) if same_width else ():
+        if x.shape[1] != xtr.shape[1]:
+            raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the "
+                             "same layer for all splits")
+    if len(ytr.unique()) < 2:
+        raise ValueError(f"train_y holds a single class ({int(ytr[0])}): {what} needs at least two classes")
+    return xtr, ytr, xva, yva, xte, yte
 
 # %% ../nbs/06_probe.ipynb #9506f050
 @torch.inference_mode()
@@ -34,13 +87,9 @@ def extract_features(model:IGPT, seqs:torch.Tensor, # token ids (N, T)
     out = {l: [] for l in layers}
     for i in range(0, len(seqs), batch_size):
         x = seqs[i:i + batch_size].to(dev).long()
-        if causal:                                                             # [SOS, x1 .. x(n-1)]
-            x = model.ar_input(x)
-        h = model.wte(x) + model.wpe.weight[:x.shape[1]]                       # hidden[0], (B, T, C)
         with autocast(precision, dev):
-            for l in range(max(layers) + 1):
-                if l > 0: h = model.blocks[l - 1](h, causal)                  # hidden[l]
-                if l in out: out[l].append(model.norm_f(h).mean(1).float().cpu())   # (B, C)
+            _, hidden = model(x, causal, return_hidden=True)                  # [embeddings, block 1, ..., block L]
+            for l in layers: out[l].append(model.norm_f(hidden[l]).mean(1).float().cpu())   # (B, C)
     feats = {l: torch.cat(v) for l, v in out.items()}
     return feats[layer] if isinstance(layer, int) else feats
 
@@ -129,6 +178,46 @@ def probe_layers(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=Non
              for s in splits]
     te = lambda l: (feats[2][l], test_y) if test_seqs is not None else (None, None)
     return {l: linear_probe(feats[0][l], train_y, feats[1][l], val_y, *te(l), **probe_kwargs) for l in layers}
+
+# %% ../nbs/06_probe.ipynb #aa5dee01
+def select_layer(by_layer:dict) -> int:
+    "The layer to report: the highest validation accuracy, ties broken by the lower validation cross-entropy."
+    return max(by_layer, key=lambda l: (by_layer[l].val_accuracy, -by_layer[l].val_loss))
+
+
+# %% ../nbs/06_probe.ipynb #fbc5b4c8
+def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {layer: ProbeResult}}
+                      pixels=None,         # the raw-pixel ProbeResult, or {name: ProbeResult}
+                      title:str='linear probe by layer'):
+    "Validation (dashed) and test (solid) accuracy by layer, the chosen layer starred; pixel lines dotted."
+    import matplotlib.pyplot as plt
+    runs = runs if isinstance(next(iter(runs.values())), dict) else {'iGPT': runs}
+    pixels = {} if pixels is None else pixels if isinstance(pixels, dict) else {'raw pixels': pixels}
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, res in runs.items():
+        ls, best = sorted(res), select_layer(res)
+        line, = ax.plot(ls, [100 * res[l].test_accuracy for l in ls], 'o-', ms=4, label=f'{name} (test)')
+        ax.plot(ls, [100 * res[l].val_accuracy for l in ls], '--', c=line.get_color(), alpha=0.6,
+                label=f'{name} (validation)')
+        ax.plot([best], [100 * res[best].test_accuracy], '*', ms=14, c=line.get_color())
+    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')):
+        ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
+    ax.set_xlabel('layer (0 = embeddings)')
+    ax.set_ylabel('accuracy (%)')
+    ax.set_title(title, fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/06_probe.ipynb #78df1b35
+def wilson_interval(k:int, n:int, z:float=1.959963984540054) -> tuple[float, float]:
+    "Wilson score interval for k successes in n trials; 95% with the default z (the normal's 97.5% quantile)."
+    if n < 1 or not 0 <= k <= n: raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
 
 # %% ../nbs/06_probe.ipynb #72c13a41
 @dataclass
@@ -221,31 +310,3 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     correct = _classify(m, clf, test_seqs, yte, causal, precision) if test_seqs is not None else None
     test_acc = correct.float().mean().item() if correct is not None else None
     return FinetuneResult(best[1], best[0], test_acc, correct, m, clf, history, val_history, time.time() - t0)
-
-# %% ../nbs/06_probe.ipynb #d7a47290
-def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=None) -> tuple[dict, object]:
-    "{layer: ProbeResult} for every requested layer, and the input pixels' ProbeResult, on the splits in `d`."
-    dev = next(model.parameters()).device
-    precision = resolve_precision(precision or cfg.precision, dev)[0]      # default: the run's own
-    by_layer = probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar',
-                            precision=precision)
-    side = cfg.image_size
-    pix = lambda t: dequantize(unraster(t.long(), side, side), d['palette']).flatten(1).float() / 255
-    return by_layer, linear_probe(*split_args(d, pix))
-
-def run_probe(model, cfg, run_dir, layers='all', data_path=None, plot_path=None,
-              precision:str|None=None,  # of the forward passes (default: the run's own)
-              palette=None,   # the checkpoint's palette: tokens are never made with another one
-              show=None,      # called with the report before the plot is written
-             ) -> dict:
-    "The protocol on a training run: probes of the requested layers and of the raw pixels, and their report."
-    d = prepare_data(cfg, run_dir, data_path, palette=palette)      # the run's cached tokens and labels
-    if d['labels_train'].min() < 0:
-        raise ValueError(f"the run's images have no labels (a flat folder), so there is nothing to probe: "
-                         f"put the images in one sub-folder per class")
-    by_layer, pixels = probe_model_and_pixels(model, cfg, d, layers, precision)
-    report = probe_report(by_layer, pixels)
-    if show is not None: show(report)
-    if plot_path is not None:
-        plot_probe_layers(by_layer, pixels, path=plot_path, title=f'linear probe by layer ({cfg.data})')
-    return report

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step', 'inertia',
-           'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette', 'load_palette']
+__all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step', 'kmeans',
+           'inertia', 'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette',
+           'load_palette']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
 def as_tensor(x) -> torch.Tensor:
@@ -112,6 +113,20 @@ def lloyd_step(x:torch.Tensor, # (P, C) float points
     if len(empty): new[empty] = x[d.topk(len(empty)).indices]     # re-seed at the worst-served points
     return new, (w * d).sum().item()
 
+# %% ../nbs/00_quantize.ipynb #ddb3270a
+def kmeans(pixels, # uint8 images (N, H, W, C), or pixels (P, C): uint8, or float in [-1, 1]
+           n_colors:int=512, # palette size k
+           n_iter:int=20, # Lloyd steps
+           seed:int=0, # seeds k-means++; same seed, same palette
+          ) -> torch.Tensor: # (n_colors, C) float32 palette in [-1, 1]
+    "A palette by plain k-means: k-means++ seeding, then `n_iter` Lloyd steps over every pixel."
+    x = flat_pixels(pixels)
+    x = to_unit(x) if x.dtype == torch.uint8 else x
+    if not 1 <= n_colors <= len(x): raise ValueError(f"n_colors must be in 1..{len(x)} (the pixels), got {n_colors}")
+    c = kmeans_pp(x, n_colors, torch.Generator().manual_seed(seed))
+    for _ in range(n_iter): c, _ = lloyd_step(x, torch.ones(len(x)), c)
+    return c
+
 # %% ../nbs/00_quantize.ipynb #fc26e8c5
 def inertia(pixels, palette, chunk:int=4096) -> float:
     "Sum over pixels of the squared distance (unit scale) to the nearest palette colour."
@@ -125,7 +140,7 @@ def _check_palette(palette, name='palette') -> torch.Tensor:
         raise TypeError(f"{name} must be float in [-1, 1], got {c.dtype}; convert uint8 colours with to_unit")
     if c.ndim != 2 or c.shape[1] not in (1, 3) or len(c) == 0:
         raise ValueError(f"{name} must have shape (K, C) with C in {{1, 3}}, got {tuple(c.shape)}")
-    if not torch.isfinite(c).all(): raise ValueError(f"{name} contains NaN or inf; refit it with fit_palette")
+    if not torch.isfinite(c).all(): raise ValueError(f"{name} contains NaN or inf; refit it (kmeans)")
     if c.abs().max() > 1 + 1e-6:
         raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, "
                          f"{c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
@@ -209,7 +224,7 @@ def load_palette(path) -> torch.Tensor:
     "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking it as `quantize` does."
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no palette file at {path}; make one with fit_palette and save_palette")
+        raise FileNotFoundError(f"no palette file at {path}; make one with kmeans and save_palette")
     try: a = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"{path} is not a readable .npy array ({e}); "

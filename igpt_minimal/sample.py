@@ -6,13 +6,12 @@
 from __future__ import annotations
 import numpy as np
 import torch
-from fastcore.basics import patch
 from .quantize import quantize, dequantize, show_images
 from .data import raster, unraster
 from .model import IGPT, check_tokens, autocast
 
 # %% auto #0
-__all__ = ['sample_logits', 'KVCache', 'generate', 'complete_images', 'completion_grid']
+__all__ = ['sample_logits', 'generate', 'complete_images', 'completion_grid']
 
 # %% ../nbs/05_sample.ipynb #56f4f32c
 def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=None,
@@ -27,41 +26,6 @@ def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=Non
         logits = logits.masked_fill(logits < kth, float('-inf'))
     probs = logits.softmax(-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-
-# %% ../nbs/05_sample.ipynb #aec1a9bc
-class KVCache:
-    "Pre-allocated keys and values of every layer, for incremental decoding."
-    def __init__(self, n_layer:int, batch_size:int, n_head:int, max_len:int, head_dim:int,
-                 device=None, dtype=torch.float32):
-        shape = (batch_size, n_head, max_len, head_dim)
-        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.pos, self.max_len = 0, max_len   # pos: how many positions are stored
-
-    def update(self, layer:int, k, v):
-        "Store k, v (B, nh, T, hs) at positions pos..pos+T and return everything stored so far."
-        end = self.pos + k.shape[2]
-        if end > self.max_len:
-            raise ValueError(f"KV cache is full ({self.max_len} positions): make a bigger one with "
-                             "model.new_cache(..., max_len=...)")
-        self.k[layer][:, :, self.pos:end] = k
-        self.v[layer][:, :, self.pos:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
-
-# %% ../nbs/05_sample.ipynb #6de96a9d
-@patch
-def decode(self:IGPT, inp, cache:KVCache|None=None):
-    "Causal logits for input ids `inp` (B, T) (SOS = n_colors) after the cache's positions; fills the cache."
-    return self._body(self.wte(inp), True, cache)
-
-@patch
-def new_cache(self:IGPT, batch_size:int, max_len:int|None=None, device=None, dtype=None) -> KVCache:
-    "An empty KV cache for `decode`, in the dtype keys and values come in (bf16 under bf16 autocast)."
-    c, p = self.config, self.wte.weight
-    dev = torch.device(device or p.device)
-    dtype = dtype or (torch.get_autocast_dtype(dev.type) if torch.is_autocast_enabled(dev.type) else p.dtype)
-    return KVCache(c.n_layer, batch_size, c.n_head, max_len or c.n_positions, c.n_embd // c.n_head,
-                   device=dev, dtype=dtype)
 
 # %% ../nbs/05_sample.ipynb #d3386af7
 def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):

@@ -5,7 +5,7 @@ import pytest, torch
 import torch.nn.functional as F
 import igpt_minimal.model as model_mod
 from igpt_minimal.model import IGPT, IGPTConfig, attention, attend, resolve_precision, autocast
-from igpt_minimal.train import get_preset, train, TrainConfig
+from igpt_minimal.train import get_preset, train, TrainConfig, config_from_dict
 from igpt_minimal.sample import generate
 from igpt_minimal.probe import extract_features
 
@@ -90,7 +90,7 @@ def test_resolve_precision(monkeypatch):
 
 def test_configs_from_before_the_setting():
     old = {k: v for k, v in get_preset('digits').__dict__.items() if k not in ('precision', 'compile')}
-    cfg = TrainConfig.from_dict({**old, 'model': old['model'].__dict__, 'compile': True})
+    cfg = config_from_dict({**old, 'model': old['model'].__dict__, 'compile': True})
     assert (cfg.precision, cfg.compile) == ('fp32', 'on')     # trained in fp32; compile as it was asked
 
 

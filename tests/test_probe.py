@@ -5,6 +5,7 @@ import torch
 from igpt_minimal.model import IGPT, IGPTConfig
 from igpt_minimal.probe import extract_features, linear_probe, probe_layers, finetune
 from igpt_minimal.evaluation import plot_probe_layers, select_layer, probe_report, wilson_interval
+from igpt_minimal.runfiles import save_figure
 
 
 def small_model(seed=0):
@@ -84,7 +85,7 @@ def test_probe_layers_and_plot(tmp_path):
     assert rep['probe_test_ci95'] == list(wilson_interval(int(pr[best].test_correct.sum()), 30))
     lo, hi = rep['probe_minus_pixel_ci95']
     assert lo <= rep['probe_minus_pixel'] <= hi
-    plot_probe_layers(pr, pix, path=tmp_path / 'p.png')
+    save_figure(plot_probe_layers(pr, pix), tmp_path / 'p.png')
     assert (tmp_path / 'p.png').read_bytes()[:4] == b'\x89PNG'
 
 

@@ -3,7 +3,7 @@ import re
 from dataclasses import asdict
 import torch, pytest
 from igpt_minimal.model import IGPT, IGPTConfig
-from igpt_minimal.train import get_preset, train, prepare_data, load_model, TrainConfig
+from igpt_minimal.train import get_preset, train, prepare_data, load_model, TrainConfig, config_from_dict
 from igpt_minimal.runfiles import load_checkpoint, save_checkpoint, CKPT_NAME
 
 
@@ -70,7 +70,7 @@ def test_older_checkpoints_flat_config():
     cfg = get_preset('fashion')
     flat = {k: v for k, v in asdict(cfg).items() if k != 'model'}
     flat.update(image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4)
-    assert TrainConfig.from_dict(flat) == cfg and TrainConfig.from_dict(asdict(cfg)) == cfg
+    assert config_from_dict(flat) == cfg and config_from_dict(asdict(cfg)) == cfg
 
 
 @pytest.mark.parametrize('over, err, msg', [
@@ -87,4 +87,4 @@ def test_bad_config(over, err, msg):
 
 def test_config_from_flat_dict_missing_fields():
     with pytest.raises(ValueError, match='not an igpt_minimal run'):
-        TrainConfig.from_dict({'data': 'digits'})
+        config_from_dict({'data': 'digits'})

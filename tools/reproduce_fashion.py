@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 import torch
 from igpt_minimal.cli import main as igpt, format_probe
-from igpt_minimal.probe import run_probe, probe_model_and_pixels
+from igpt_minimal.evaluation import run_probe, probe_model_and_pixels
 from igpt_minimal.data import unraster, split_train_val, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
@@ -86,7 +86,7 @@ if 'probe_layer' not in m:                                        # 4. linear pr
     t0 = time.time()
     by_layer, pixels = probe_model_and_pixels(model, cfg, data)
     m.update(probe_report(by_layer, pixels), probe_seconds=time.time() - t0)
-    plot_probe_layers(by_layer, pixels, path=run/'probe_layers.png', title='linear probe by layer (fashion-mnist)')
+    save_figure(plot_probe_layers(by_layer, pixels, title='linear probe by layer (fashion-mnist)'), run/'probe_layers.png')
     x, y = load_fashion_mnist(train=True); xt, yt = load_fashion_mnist(train=False)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)
     assert torch.equal(yt, data['labels_test']) and torch.equal(y[va], data['labels_val'])
