@@ -2,7 +2,7 @@
 with its shifts, weight decay and evaluations) with `igpt_minimal.train.train` at OLD_REV and in the working tree, and
 compares the weights and the logged losses bit for bit.
 
-Usage: python bench/same_weights.py OLD_REV   (about a minute on 2 CPU cores; prints one line per objective)
+Usage: python bench/same_weights.py OLD_REV   (a few minutes on 2 CPU cores; prints one line per objective)
 """
 import os, subprocess, sys, tempfile
 from pathlib import Path
