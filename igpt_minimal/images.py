@@ -46,7 +46,7 @@ def read_image(path, # an image file Pillow can read
 
 # %% ../nbs/A2_images.ipynb #af5fe56e
 FOLDER_TEST_FRAC, FOLDER_SPLIT_SEED = 0.2, 0   # the test split of a folder without train/ and test/
-MIN_PER_CLASS = 7   # so the test split and chapter 04's validation split each get at least one of every class
+MIN_PER_CLASS = 7   # so the test split and the validation split each get at least one of every class
 
 def _is_image(name:str) -> bool:   # hidden files (e.g. macOS's ._ companions) are not images
     return Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith('.')

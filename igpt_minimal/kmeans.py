@@ -5,10 +5,12 @@
 # %% ../nbs/A7_kmeans.ipynb #7f14b4d4
 from __future__ import annotations
 import torch
-from .quantize import kmeans_pp, lloyd_step, to_unit, flat_pixels, default_device
+from pathlib import Path
+import numpy as np
+from .quantize import kmeans_pp, lloyd_step, to_unit, flat_pixels, default_device, _check_palette
 
 # %% auto #0
-__all__ = ['SEED_SAMPLE', 'COARSE_BITS', 'fit_palette']
+__all__ = ['SEED_SAMPLE', 'COARSE_BITS', 'fit_palette', 'save_palette', 'load_palette']
 
 # %% ../nbs/A7_kmeans.ipynb #867398ca
 SEED_SAMPLE = 32_768   # pixels k-means++ seeds from
@@ -75,3 +77,22 @@ def fit_palette(pixels, # uint8 images (N, H, W, C), or pixels (P, C): uint8, or
              if 4 * n_colors <= len(xb) <= len(x) // 2]
     for xb, wb in grids: c = _lloyd(xb, wb, c, n_iter, tol)
     return _lloyd(x, w, c, n_refine if grids else n_iter, tol).cpu()
+
+# %% ../nbs/A7_kmeans.ipynb #94b594af
+def save_palette(palette, path) -> Path:
+    "Save a palette (K, C) in [-1, 1] as a float32 `.npy` file; returns the path written."
+    path = Path(path)
+    if path.suffix != '.npy': path = path.with_name(path.name + '.npy')   # what np.save would do anyway
+    np.save(path, _check_palette(palette).cpu().numpy())
+    return path
+
+def load_palette(path) -> torch.Tensor:
+    "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking it as `quantize` does."
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no palette file at {path}; make one with kmeans and save_palette")
+    try: a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npy array ({e}); "
+                         "save palettes with save_palette") from None
+    return _check_palette(torch.from_numpy(a), f'palette in {path}')

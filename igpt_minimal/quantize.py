@@ -5,14 +5,12 @@
 # %% ../nbs/00_quantize.ipynb #64defeca
 from __future__ import annotations
 import math
-from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step', 'kmeans',
-           'inertia', 'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette', 'save_palette',
-           'load_palette']
+           'inertia', 'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
 def as_tensor(x) -> torch.Tensor:
@@ -211,22 +209,3 @@ def show_palette(palette, # (K, C) float palette in [-1, 1]
     pad = (-len(c)) % ncols
     grid = torch.cat([c, torch.full((pad, c.shape[1]), 255.)]).reshape(-1, ncols, c.shape[1]).to(torch.uint8)
     show_images(grid[None], figsize=figsize)
-
-# %% ../nbs/00_quantize.ipynb #1621d74a
-def save_palette(palette, path) -> Path:
-    "Save a palette (K, C) in [-1, 1] as a float32 `.npy` file; returns the path written."
-    path = Path(path)
-    if path.suffix != '.npy': path = path.with_name(path.name + '.npy')   # what np.save would do anyway
-    np.save(path, _check_palette(palette).cpu().numpy())
-    return path
-
-def load_palette(path) -> torch.Tensor:
-    "Load a palette `.npy` (e.g. the official `kmeans_centers.npy`), checking it as `quantize` does."
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no palette file at {path}; make one with kmeans and save_palette")
-    try: a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ValueError(f"{path} is not a readable .npy array ({e}); "
-                         "save palettes with save_palette") from None
-    return _check_palette(torch.from_numpy(a), f'palette in {path}')

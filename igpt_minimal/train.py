@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from .quantize import quantize, load_palette
-from .kmeans import fit_palette
+from .quantize import quantize
+from .kmeans import fit_palette, load_palette
 from .data import raster, reduce_context, split_train_val, load_digits, VAL_FRAC, SPLIT_SEED
 from .cifar10 import load_cifar10
 from .fashion_mnist import load_fashion_mnist

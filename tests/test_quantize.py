@@ -3,9 +3,9 @@ k-means++, Lloyd's step, quantize/dequantize) are tested in nbs/00_quantize.ipyn
 scikit-learn and its determinism in nbs/A7_kmeans.ipynb."""
 import re
 import numpy as np, pytest, torch
-from igpt_minimal.quantize import (quantize, dequantize, save_palette, load_palette, to_unit, from_unit, check_images,
+from igpt_minimal.quantize import (quantize, dequantize, to_unit, from_unit, check_images,
                                    flat_pixels)
-from igpt_minimal.kmeans import fit_palette
+from igpt_minimal.kmeans import fit_palette, save_palette, load_palette
 
 
 def _painted(n_colours=20, n=10, seed=0):
