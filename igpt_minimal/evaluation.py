@@ -9,8 +9,7 @@ import torch
 from .model import resolve_precision
 from .data import unraster
 from .quantize import dequantize
-from .probe import (probe_layers, linear_probe, wilson_interval, select_layer, plot_probe_layers,
-                                check_layers, check_splits, count_classes)
+from .probe import probe_layers, linear_probe, wilson_interval, select_layer, plot_probe_layers
 from .train import prepare_data, split_args
 from .runfiles import save_figure
 

@@ -15,9 +15,9 @@ from .kmeans import fit_palette, load_palette
 from .data import raster, reduce_context, split_train_val, load_digits, VAL_FRAC, SPLIT_SEED
 from .cifar10 import load_cifar10
 from .fashion_mnist import load_fashion_mnist
-from .model import IGPT, IGPTConfig, check_tokens, resolve_precision, PRECISIONS
-from .loop import (DATASETS, _SHAPE, model_shape, TrainConfig, warmup_cosine, lr_at, make_optimizer,
-                               evaluate, draw_batch, train_step)
+from .model import IGPT, IGPTConfig, check_tokens
+from .loop import (DATASETS, _SHAPE, model_shape, TrainConfig, lr_at, make_optimizer, evaluate,
+                               draw_batch, train_step)
 from .losses import bits_per_token
 from .images import load_image_folder, folder_classes
 from .scale import Runtime, setup_device, compile_choice
