@@ -135,6 +135,7 @@ class ProbeResult:
     test_correct:torch.Tensor|None  # (N_test,) bool: which test images it got right, for paired comparisons
     val_loss_by_l2:dict       # validation cross-entropy for every λ tried
     seconds:float             # wall time
+    val_correct:torch.Tensor|None = None  # (N_val,) bool: which validation images it got right
 
 # %% ../nbs/06_probe.ipynb #b2dc78fb
 L2_GRID = (1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3)   # the default candidate strengths λ = 1/C
@@ -162,7 +163,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
     correct = logits(w, xte).argmax(1).eq(yte).cpu() if test_x is not None else None
     test_acc = correct.float().mean().item() if correct is not None else None
     return ProbeResult(l2s[j], acc(w, xva, yva), loss[l2s[j]], acc(w, xtr, ytr), test_acc, correct, loss,
-                       time.time() - t0)
+                       time.time() - t0, logits(w, xva).argmax(1).eq(yva).cpu())
 
 # %% ../nbs/06_probe.ipynb #e43215db
 def probe_layers(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, test_y=None,
@@ -261,7 +262,7 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
              eval_every:int=50,      # steps between validation evaluations; the best state is kept
              gen_weight:float=1.0,   # w in L_CLF + w·L_GEN (1 = the paper, 0 = L_CLF alone)
              lr:float=3e-3,          # the model's peak rate (warm-up over 10% of the steps, then cosine)
-             clf_lr:float=3e-2,      # W_clf's peak rate: it starts at zero and must grow fast
+             clf_lr:float=9e-2,      # W_clf's peak rate (30x): it starts at zero and must grow fast
              batch_size:int=64,
              causal:bool=True,       # False for BERT models (L_GEN is then L_BERT)
              augment=None,           # optional callable: token batch (B, T) -> augmented batch (B, T)

@@ -81,5 +81,5 @@ def test_sweeps_never_read_the_test_split(monkeypatch, tmp_path):
     assert len(T.split_args(d)) == 4                      # train and validation only
     with pytest.raises(AssertionError, match='test split was read'): T.prepare_data(T.get_preset('tiny'))
     with pytest.raises(ValueError, match='out_dir=None'): T.prepare_data(T.get_preset('tiny'), tmp_path, test=False)
-    for script in ('digits_sweep.py', 'fashion_sweep.py'):
+    for script in ('digits_recipe_sweep.py', 'fashion_budget_sweep.py'):
         assert 'test=False' in (Path(__file__).parents[1] / 'bench' / script).read_text(), script

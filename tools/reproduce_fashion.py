@@ -1,26 +1,34 @@
 """Reproduce chapter 08's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
-completions, linear probes of every layer (choices on validation, test once), pixel baselines, fine-tuning.
+completions, linear probes of every layer, pixel baselines, fine-tuning, and every paired comparison.
 
-Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N] [--finetune-lr LR]
+Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N]
 (default runs/fashion; BERT goes to RUN_DIR-bert; --max-steps shortens pretraining for a smoke test)
+
+Every choice is made on the validation split before the test split is scored, once per reported number:
+- the probe's λ and the reported layer (AR and BERT alike);
+- fine-tuning's rate and its classifier's rate: a grid of the model's peak rate {1e-3, 3e-3} times a classifier ratio
+  {10, 30}, with L_CLF + L_GEN, compared by validation accuracy with no test split handed over; the chosen settings
+  are then used for both losses, and only then is the test split scored;
+- the preset (side, shape, steps) comes from bench/fashion_budget_sweep.py, which never reads the test split.
 Each stage is skipped when its output exists, so an interrupted reproduction continues where it stopped (an
-interrupted pretraining resumes from its last checkpoint). The stages it times took 85 minutes on 2 CPU cores (x86_64)
-for the committed run; the test NLL, completions and the BERT and 28×28 probes are not timed.
-Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completions.png and per-image test correctness, and keeps
-the token cache, ckpt.pt and metrics.jsonl beside them.
+interrupted pretraining resumes from its last checkpoint).
+Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completions.png, loss.png and correct.pt
+(which validation and test images every reported classifier got right), and keeps the token cache, ckpt.pt and
+metrics.jsonl beside them. Figure 3's points are copied from bench/fashion_budget_sweep.json.
 """
 import json, os, platform, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
+from scipy.stats import spearmanr
 from igpt_minimal.cli import main as igpt, format_probe
-from igpt_minimal.evaluation import run_probe, probe_model_and_pixels
-from igpt_minimal.data import unraster, split_train_val, VAL_FRAC, SPLIT_SEED
+from igpt_minimal.data import split_train_val, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, finetune
-from igpt_minimal.evaluation import probe_report, plot_probe_layers, paired_difference, wilson_interval
+from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, plot_probe_layers, _classify
+from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference
 from igpt_minimal.quantize import dequantize
+from igpt_minimal.data import unraster
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
 from igpt_minimal.runfiles import save_checkpoint, save_figure, WEIGHTS_NAME
@@ -30,17 +38,25 @@ from igpt_minimal.model import resolve_precision
 import argparse
 ap = argparse.ArgumentParser(); ap.add_argument('run', nargs='?', default='runs/fashion')
 ap.add_argument('--max-steps', type=int); ap.add_argument("--finetune-steps", type=int, default=500)
-ap.add_argument('--finetune-lr', type=float, help="fine-tuning's peak rate (default: the pretraining rate; bench/fashion_finetune_lr.py chooses it on validation)")
 args = ap.parse_args()
 run = Path(args.run); bert_run = run.with_name(run.name + '-bert')
 over = dict(max_steps=args.max_steps) if args.max_steps else {}
-hardware = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU"
-mpath = run/'metrics.json'
+cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
+            if l.startswith('model name')), platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
+hardware = f"{cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU"
+mpath, cpath = run/'metrics.json', run/'correct.pt'
 m = json.loads(mpath.read_text()) if mpath.exists() else dict(preset='fashion', hardware=hardware)
-def save(): mpath.write_text(json.dumps(m, indent=1))
+correct = torch.load(cpath) if cpath.exists() else {}     # {name: (N,) bool}: which images a classifier got right
+def save():
+    run.mkdir(parents=True, exist_ok=True)
+    torch.save(correct, cpath); mpath.write_text(json.dumps(m, indent=1))
 def stage(name): print(f"== {name} ({time.strftime('%H:%M:%S')})", flush=True)
+def paired(name, a, b, split):                                  # a's accuracy minus b's on the same images
+    d = paired_difference(correct[a], correct[b])
+    m.setdefault('paired', {})[name] = dict(a=a, b=b, split=split, diff=d['diff'], ci95=[d['lo'], d['hi']],
+                                           wins=d['wins'], losses=d['losses'], mcnemar_p=d['mcnemar_p'])
 
-for objective, out in (('ar', run), ('bert', bert_run)):          # 1. pretraining, same preset and budget for both
+for objective, out in (('ar', run), ('bert', bert_run)):          # 1. pretraining, same preset and steps for both
     key = f'{objective}_train_seconds'
     if key in m: continue
     stage(f'pretraining {objective.upper()} in {out}')
@@ -52,7 +68,7 @@ for objective, out in (('ar', run), ('bert', bert_run)):          # 1. pretraini
 
 cfg = get_preset('fashion', **over); data = prepare_data(cfg, run)
 prec = resolve_precision(cfg.precision, 'cpu')[0]                 # the run's precision on this CPU
-if 'mfu_fp32' not in m:                                           # throughput as a share of this CPU's fp32 and bf16 matmul peaks
+if 'train_tokens_per_s' not in m:                                 # throughput as a share of this CPU's matmul peaks
     stage('throughput')
     def peak(dtype):
         a = torch.randn(2048, 2048, dtype=dtype)
@@ -62,11 +78,12 @@ if 'mfu_fp32' not in m:                                           # throughput a
         return 2 * 2048 ** 3 / sorted(times)[len(times) // 2]
     p32, p16 = peak(torch.float32), peak(torch.bfloat16)
     recs = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines()]
-    tps = sorted(r['tokens_per_s'] for r in recs if 'val_nll' not in r) or [r['tokens_per_s'] for r in recs]
+    tps = sorted(r['tokens_per_s'] for r in recs if 'val_nll' not in r and 'tokens_per_s' in r)
     tok_s = tps[len(tps) // 2]                                    # median over the logging windows without an evaluation
     fpt = plan(cfg)['flops_per_token']
     m.update(precision=prec, fp32_matmul_peak_flops=p32, bf16_matmul_peak_flops=p16, train_tokens_per_s=tok_s,
-             train_flops_per_token=fpt, mfu_fp32=tok_s * fpt / p32, mfu_bf16=tok_s * fpt / p16); save()
+             train_flops_per_token=fpt, train_flops=fpt * cfg.image_size ** 2 * cfg.batch_size * cfg.max_steps,
+             mfu_of_run_precision=tok_s * fpt / (p16 if prec == 'bf16' else p32)); save()
 model, _, state = load_model(run/'best.pt')                       # the weights with the best validation NLL
 if 'test_nll_bits_per_token' not in m:                            # 2. the test NLL, once
     stage('test NLL')
@@ -81,42 +98,90 @@ if not (run/'completions.png').exists():                          # 3. completio
     imgs = dequantize(unraster(data['tokens_test'][idx].long(), cfg.image_size, cfg.image_size), data['palette'])
     comp = complete_images(model, imgs, data['palette'], n_samples=5, generator=torch.Generator().manual_seed(0), precision=prec)
     save_figure(completion_grid(imgs, comp), run/'completions.png')
+L = cfg.model.n_layer
 if 'probe_layer' not in m:                                        # 4. linear probes, AR; pixels of the model's input and at 28×28
     stage('probing AR')
     t0 = time.time()
     by_layer, pixels = probe_model_and_pixels(model, cfg, data)
     m.update(probe_report(by_layer, pixels), probe_seconds=time.time() - t0)
-    save_figure(plot_probe_layers(by_layer, pixels, title='linear probe by layer (fashion-mnist)'), run/'probe_layers.png')
     x, y = load_fashion_mnist(train=True); xt, yt = load_fashion_mnist(train=False)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)
     assert torch.equal(yt, data['labels_test']) and torch.equal(y[va], data['labels_val'])
     flat = lambda im: im.flatten(1).float() / 255
     full = linear_probe(flat(x[tr]), y[tr], flat(x[va]), y[va], flat(xt), yt)   # the full 28×28 pixels, same protocol
-    chosen = by_layer[m['probe_layer']].test_correct
-    torch.save(chosen, run/'probe_test_correct.pt')
-    d = paired_difference(chosen, full.test_correct)
+    save_figure(plot_probe_layers(by_layer, {'pixels 10×10, 16 levels': pixels, 'pixels 28×28': full},
+                                  title='linear probe by layer (fashion-mnist)'), run/'probe_layers.png')
+    for l, r in by_layer.items():
+        correct[f'probe_layer{l}_val'], correct[f'probe_layer{l}_test'] = r.val_correct, r.test_correct
+    correct.update(probe_val=by_layer[m['probe_layer']].val_correct, probe_test=by_layer[m['probe_layer']].test_correct,
+                   pixel10_val=pixels.val_correct, pixel10_test=pixels.test_correct,
+                   pixel28_val=full.val_correct, pixel28_test=full.test_correct)
     m.update(pixel28_test_accuracy=full.test_accuracy, pixel28_val_accuracy=full.val_accuracy,
-             pixel28_test_ci95=list(wilson_interval(int(full.test_correct.sum()), len(yt))),
-             probe_minus_pixel28=d['diff'], probe_minus_pixel28_ci95=[d['lo'], d['hi']], mcnemar_p28=d['mcnemar_p'])
+             pixel28_test_ci95=list(wilson_interval(int(full.test_correct.sum()), len(yt))))
+    paired('probe_vs_pixel10', 'probe_test', 'pixel10_test', 'test')
+    paired('probe_vs_pixel28', 'probe_test', 'pixel28_test', 'test')
+    paired('chosen_vs_last_val', 'probe_val', f'probe_layer{L}_val', 'validation')
+    paired('chosen_vs_last_test', 'probe_test', f'probe_layer{L}_test', 'test')
     save(); print(format_probe(m), flush=True)
 if 'bert_probe_layer' not in m:                                   # 5. BERT at the same budget, probed with full attention
     stage('probing BERT')
-    bmodel, bcfg, _ = load_model(bert_run)
-    r = run_probe(bmodel, bcfg, bert_run, plot_path=bert_run/'probe_layers.png')
-    (bert_run/'probe.json').write_text(json.dumps(r, indent=1))
-    m.update({f'bert_{k}': v for k, v in r.items() if k.startswith('probe_') or k == 'mcnemar_p'}); save()
-ft_lr = args.finetune_lr or cfg.lr
-for w in (1.0, 0.0):                                              # 6. fine-tuning, the stopping step chosen on validation
+    bmodel, bcfg, bstate = load_model(bert_run/'best.pt')
+    assert torch.equal(torch.as_tensor(bstate['palette']), torch.as_tensor(data['palette'])), "AR and BERT palettes differ"
+    by_layer, _ = probe_model_and_pixels(bmodel, bcfg, data)
+    b = select_layer(by_layer)
+    n = len(data['labels_test'])
+    m.update(bert_probe_layer=b, bert_probe_val_accuracy=by_layer[b].val_accuracy,
+             bert_probe_test_accuracy=by_layer[b].test_accuracy,
+             bert_probe_test_ci95=list(wilson_interval(int(by_layer[b].test_correct.sum()), n)),
+             bert_probe_val_accuracy_by_layer={l: r.val_accuracy for l, r in by_layer.items()},
+             bert_probe_test_accuracy_by_layer={l: r.test_accuracy for l, r in by_layer.items()},
+             bert_steps=bstate['step'])
+    correct.update(bert_probe_val=by_layer[b].val_correct, bert_probe_test=by_layer[b].test_correct)
+    paired('ar_vs_bert', 'probe_test', 'bert_probe_test', 'test')
+    save()
+ft_kw = dict(steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5), precision=prec)
+grid = {}                                                         # this process's grid results, kept to score the chosen one
+if 'finetune_choice' not in m:                                    # 6. fine-tuning's rates, chosen on validation (no test split given)
+    tr, ytr, va, yva = split_args(data)[:4]
+    rows = []
+    for lr in (1e-3, 3e-3):
+        for ratio in (10, 30):
+            stage(f'fine-tuning grid: lr {lr:g}, classifier x{ratio}')
+            ft = grid[(lr, ratio)] = finetune(model, tr, ytr, va, yva, gen_weight=1.0, lr=lr, clf_lr=ratio * lr, **ft_kw)
+            rows.append(dict(lr=lr, ratio=ratio, step=ft.step, val_accuracy=ft.val_accuracy, val_history=ft.val_history,
+                             seconds=ft.seconds))
+            print(f"   validation {ft.val_accuracy:.2%} at step {ft.step}", flush=True)
+    best = max(rows, key=lambda r: r['val_accuracy'])             # ties: the first in the grid's order
+    m['finetune_grid'], m['finetune_choice'] = rows, dict(lr=best['lr'], ratio=best['ratio'])
+    save()
+ch = m['finetune_choice']
+for w in (1.0, 0.0):                                              # 7. fine-tuning with the chosen rates; test scored once
     key = f'finetune_gen{w:g}'
     if key in m: continue
     stage(f'fine-tuning, gen_weight={w}')
-    ft = finetune(model, *split_args(data), steps=args.finetune_steps, eval_every=max(1, args.finetune_steps // 5),
-                  gen_weight=w, lr=ft_lr, clf_lr=10 * ft_lr, precision=prec)
-    m[key] = dict(lr=ft_lr, step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=ft.test_accuracy, val_history=ft.val_history,
-                  test_ci95=list(wilson_interval(int(ft.test_correct.sum()), len(ft.test_correct))), seconds=ft.seconds,
-                  history=ft.history)
-    d = paired_difference(ft.test_correct, torch.load(run/'probe_test_correct.pt'))
-    m[key].update(minus_probe=d['diff'], minus_probe_ci95=[d['lo'], d['hi']], mcnemar_p=d['mcnemar_p'])
-    torch.save(ft.test_correct, run/f'finetune_gen{w:g}_test_correct.pt'); save()
-    print(m[key]['step'], m[key]['val_accuracy'], m[key]['test_accuracy'], flush=True)
+    if w == 1.0 and (ch['lr'], ch['ratio']) in grid:              # the grid's run of these settings: score its kept state
+        ft = grid[(ch['lr'], ch['ratio'])]
+        test_correct = _classify(ft.model, ft.classifier, data['tokens_test'], data['labels_test'], True, prec)
+    else:
+        ft = finetune(model, *split_args(data), gen_weight=w, lr=ch['lr'], clf_lr=ch['ratio'] * ch['lr'], **ft_kw)
+        test_correct = ft.test_correct
+    correct[f'{key}_test'] = test_correct
+    acc = test_correct.float().mean().item()
+    m[key] = dict(lr=ch['lr'], clf_lr=ch['ratio'] * ch['lr'], step=ft.step, val_accuracy=ft.val_accuracy, test_accuracy=acc,
+                  val_history=ft.val_history, test_ci95=list(wilson_interval(int(test_correct.sum()), len(test_correct))),
+                  seconds=ft.seconds, history=ft.history)
+    paired(f'{key}_vs_probe', f'{key}_test', 'probe_test', 'test')
+    save(); print(ft.step, ft.val_accuracy, acc, flush=True)
+if 'gen1_vs_gen0' not in m['paired']:
+    paired('gen1_vs_gen0', 'finetune_gen1_test', 'finetune_gen0_test', 'test'); save()
+if 'fig3' not in m:                                               # 8. Figure 3's points, from the validation-only sweep
+    sweep = json.loads((Path(__file__).parents[1]/'bench'/'fashion_budget_sweep.json').read_text())
+    keys = ('size', 'step', 'val_nll', 'val_probe_accuracy', 'layer')
+    m['fig3'] = [{k: r[k] for k in keys} for r in sweep['fig3']]
+    rho = spearmanr([r['val_nll'] for r in m['fig3']], [r['val_probe_accuracy'] for r in m['fig3']])
+    m.update(fig3_spearman=rho.statistic, fig3_spearman_p=rho.pvalue,
+             fig3_source='bench/fashion_budget_sweep.json: checkpoints of its candidates `longer` and `wider` (10x10, '
+                         'one-third of the run budget each); val_nll over all 6,000 validation images, the probe fitted '
+                         'on a fixed 10,000-image subset of the training split, layer and lambda chosen on validation')
+    save()
 stage('done'); print(json.dumps({k: v for k, v in m.items() if not isinstance(v, (dict, list))}, indent=1))
