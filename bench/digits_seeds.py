@@ -5,7 +5,7 @@ Every run is the demo exactly as a user runs it (the `digits` preset, precision 
 once, as the demo does. Reported: test NLL, the validation-chosen layer, its test accuracy against the raw-pixel
 probe's, and the paired 95% interval of the difference.
 
-Run: python bench/digits_seeds.py [N_SEEDS]   (about 5 minutes a seed on 2 CPU cores; writes bench/digits_seeds.json
+Run: python bench/digits_seeds.py [N_SEEDS]   (2 to 5 minutes a seed on 2 CPU cores; writes bench/digits_seeds.json
 and resumes from it; seed 0's record goes to bench/demo_cpu.json and its pictures to nbs/images/)
 """
 import json, os, platform, shutil, statistics, sys, tempfile
@@ -16,7 +16,8 @@ from igpt_minimal.cli import run_demo
 n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 out_path = Path(__file__).with_name('digits_seeds.json')
 log = json.loads(out_path.read_text()) if out_path.exists() else dict(runs=[])
-log['hardware'] = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
+cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+log['hardware'] = f"{cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
 for seed in range(n_seeds):
     if any(r['seed'] == seed for r in log['runs']): continue
     out = Path(tempfile.mkdtemp())/'demo'

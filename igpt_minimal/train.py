@@ -42,9 +42,10 @@ TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
     # stated generic recipe (bench/digits_recipe_sweep.py)
     'digits': dict(model=(8, 16, 64, 12, 4), batch_size=64, lr=1e-3, warmup_steps=50, max_steps=1000,
                    weight_decay=0.1, eval_every=250, ckpt_every=250),
-    # shape and side chosen on validation (bench/fashion_sweep.py); steps: about 30 minutes of 2 CPU cores
-    'fashion': dict(model=(10, 16, 128, 8, 4), data='fashion-mnist', batch_size=64, lr=2e-3, warmup_steps=100,
-                    max_steps=3500, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250,
+    # side and shape chosen on validation at equal compute (bench/fashion_budget_sweep.py); steps: twice the
+    # arithmetic of the earlier 3,500-step fp32 run of 10x10, 8 x 128
+    'fashion': dict(model=(14, 16, 128, 8, 4), data='fashion-mnist', batch_size=64, lr=2e-3, warmup_steps=100,
+                    max_steps=3353, keep_best=True, eval_every=250, eval_samples=2000, ckpt_every=250,
                     log_every=25),
     'cifar10-tiny': dict(model=(8, 16, 32, 2, 2), data='cifar10', batch_size=16, warmup_steps=5, max_steps=20,
                          precision='fp32', **_CPU_RUN),

@@ -66,10 +66,11 @@ def test_token_cache_refuses_other_presets(tmp_path):
 
 
 def test_older_checkpoints_flat_config():
-    "Before TrainConfig held an IGPTConfig, checkpoints stored the model's fields flat, as runs/fashion/model.pt does."
+    "Before TrainConfig held an IGPTConfig, checkpoints stored the model's fields flat (the first committed Fashion run)."
     cfg = get_preset('fashion')
     flat = {k: v for k, v in asdict(cfg).items() if k != 'model'}
-    flat.update(image_size=10, n_colors=16, n_embd=128, n_layer=8, n_head=4)
+    flat.update(image_size=cfg.image_size, n_colors=cfg.n_colors, n_embd=cfg.model.n_embd, n_layer=cfg.model.n_layer,
+                n_head=cfg.model.n_head)
     assert config_from_dict(flat) == cfg and config_from_dict(asdict(cfg)) == cfg
 
 
