@@ -23,13 +23,12 @@ from pathlib import Path
 import torch
 from scipy.stats import spearmanr
 from igpt_minimal.cli import main as igpt, format_probe
-from igpt_minimal.data import split_train_val, VAL_FRAC, SPLIT_SEED
+from igpt_minimal.data import split_train_val, unraster, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
 from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, plot_probe_layers, _classify
 from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference
 from igpt_minimal.quantize import dequantize
-from igpt_minimal.data import unraster
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
 from igpt_minimal.runfiles import save_checkpoint, save_figure, WEIGHTS_NAME
@@ -117,11 +116,11 @@ if 'probe_layer' not in m:                                        # 4. linear pr
     for l, r in by_layer.items():
         correct[f'probe_layer{l}_val'], correct[f'probe_layer{l}_test'] = r.val_correct, r.test_correct
     correct.update(probe_val=by_layer[m['probe_layer']].val_correct, probe_test=by_layer[m['probe_layer']].test_correct,
-                   pixel10_val=pixels.val_correct, pixel10_test=pixels.test_correct,
+                   pixel_input_val=pixels.val_correct, pixel_input_test=pixels.test_correct,
                    pixel28_val=full.val_correct, pixel28_test=full.test_correct)
     m.update(pixel28_test_accuracy=full.test_accuracy, pixel28_val_accuracy=full.val_accuracy,
              pixel28_test_ci95=list(wilson_interval(int(full.test_correct.sum()), len(yt))))
-    paired('probe_vs_pixel10', 'probe_test', 'pixel10_test', 'test')
+    paired('probe_vs_pixel_input', 'probe_test', 'pixel_input_test', 'test')
     paired('probe_vs_pixel28', 'probe_test', 'pixel28_test', 'test')
     paired('chosen_vs_last_val', 'probe_val', f'probe_layer{L}_val', 'validation')
     paired('chosen_vs_last_test', 'probe_test', f'probe_layer{L}_test', 'test')
@@ -168,7 +167,7 @@ if 'fig3' not in m:                                               # 8. Figure 3'
     rho = spearmanr([r['val_nll'] for r in m['fig3']], [r['val_probe_accuracy'] for r in m['fig3']])
     m.update(fig3_spearman=rho.statistic, fig3_spearman_p=rho.pvalue,
              fig3_source='bench/fashion_budget_sweep.json: checkpoints of its candidates `longer` and `wider` (10x10, '
-                         'one-third of the run budget each); val_nll over all 6,000 validation images, the probe fitted '
+                         'each given half the arithmetic of this run); val_nll over all 6,000 validation images, the probe fitted '
                          'on a fixed 10,000-image subset of the training split, layer and lambda chosen on validation')
     save()
 if args.stop_before_bert: stage('stopped before BERT (--stop-before-bert)'); sys.exit(0)
