@@ -8,16 +8,16 @@ probe's, and the paired 95% interval of the difference.
 Run: python bench/digits_seeds.py [N_SEEDS]   (2 to 5 minutes a seed on 2 CPU cores; writes bench/digits_seeds.json
 and resumes from it; seed 0's record goes to bench/demo_cpu.json and its pictures to nbs/images/)
 """
-import json, os, platform, shutil, statistics, sys, tempfile
+import json, shutil, statistics, sys, tempfile
 from pathlib import Path
 import torch
 from igpt_minimal.cli import run_demo
+from igpt_minimal.scale import describe_machine
 
 n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 out_path = Path(__file__).with_name('digits_seeds.json')
 log = json.loads(out_path.read_text()) if out_path.exists() else dict(runs=[])
-cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
-log['hardware'] = f"{cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
+log['hardware'] = describe_machine()
 for seed in range(n_seeds):
     if any(r['seed'] == seed for r in log['runs']): continue
     out = Path(tempfile.mkdtemp())/'demo'

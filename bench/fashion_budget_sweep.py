@@ -1,4 +1,4 @@
-"""Choose the `fashion` preset (chapter 08) on the validation split, among candidates of equal compute, and record the
+"""Choose the `fashion` preset (chapter 07) on the validation split, among candidates of equal compute, and record the
 checkpoints of Figure 3 in miniature.
 
 The budget. FLOPs are counted by `scale.plan` (embeddings excluded, causal attention as half the scores), so "equal

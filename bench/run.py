@@ -18,9 +18,8 @@ TRAIN_CONFIGS = {'ctx1024': dict(T=1024, L=4, D=256, B=4), 'ctx256': dict(T=256,
 def hardware():
     "The CPU's model name and bf16 units (from /proc/cpuinfo where there is one), cores, torch, GPU."
     from igpt_minimal.model import resolve_precision
-    try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): name = platform.processor() or platform.machine()
-    return dict(cpu=f"{name} ({platform.machine()}; precision auto: {' '.join(resolve_precision('auto', 'cpu'))})",
+    from igpt_minimal.scale import cpu_model
+    return dict(cpu=f"{cpu_model()} ({platform.machine()}; precision auto: {' '.join(resolve_precision('auto', 'cpu'))})",
                 cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__,
                 gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')
 

@@ -17,7 +17,7 @@ from .quantize import default_device
 # %% auto #0
 __all__ = ['L2_GRID', 'check_layers', 'check_xy', 'count_classes', 'check_splits', 'extract_features', 'ProbeResult',
            'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers', 'wilson_interval', 'FinetuneResult',
-           'finetune']
+           'classify', 'finetune']
 
 # %% ../nbs/06_probe.ipynb #c7708b7f
 def check_layers(layer, n_layer:int) -> list[int]:
@@ -247,7 +247,7 @@ def _clf_and_gen(model:IGPT, clf:nn.Linear, x, causal:bool, gen_weight:float, ma
     return clf(model.norm_f(hidden[-1]).mean(1)), gen
 
 @torch.inference_mode()
-def _classify(model:IGPT, clf:nn.Linear, seqs, y, causal:bool, precision:str) -> torch.Tensor:
+def classify(model:IGPT, clf:nn.Linear, seqs, y, causal:bool, precision:str) -> torch.Tensor:
     "Which images the fine-tuned classifier gets right: (N,) bool."
     dev, was = next(model.parameters()).device, model.training
     model.eval()
@@ -302,12 +302,12 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
         opt.step()
         if step % 10 == 0 or step == steps - 1: history.append((step, loss_clf.item(), gen.item()))
         if (step + 1) % eval_every == 0 or step == steps - 1:
-            acc = _classify(m, clf, val_seqs, yva, causal, precision).float().mean().item()
+            acc = classify(m, clf, val_seqs, yva, causal, precision).float().mean().item()
             val_history.append((step + 1, acc))
             if acc > best[0]: best = (acc, step + 1, copy.deepcopy((m.state_dict(), clf.state_dict())))
     m.load_state_dict(best[2][0])
     clf.load_state_dict(best[2][1])
     m.eval()
-    correct = _classify(m, clf, test_seqs, yte, causal, precision) if test_seqs is not None else None
+    correct = classify(m, clf, test_seqs, yte, causal, precision) if test_seqs is not None else None
     test_acc = correct.float().mean().item() if correct is not None else None
     return FinetuneResult(best[1], best[0], test_acc, correct, m, clf, history, val_history, time.time() - t0)

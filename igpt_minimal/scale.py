@@ -4,7 +4,7 @@
 
 # %% ../nbs/A6_scale.ipynb #a9d49da1
 from __future__ import annotations
-import os
+import os, platform
 from dataclasses import dataclass
 import torch
 import torch.distributed as dist
@@ -12,8 +12,8 @@ from .model import IGPT, count_params, resolve_precision, autocast
 from .quantize import default_device
 
 # %% auto #0
-__all__ = ['COMPILE_MIN_STEPS', 'GPU_PEAK_BF16', 'GPU_NAMES', 'Runtime', 'setup_device', 'compile_choice', 'gpu_by_name', 'plan',
-           'format_plan']
+__all__ = ['COMPILE_MIN_STEPS', 'GPU_PEAK_BF16', 'GPU_NAMES', 'Runtime', 'setup_device', 'compile_choice', 'cpu_model',
+           'describe_machine', 'gpu_by_name', 'plan', 'format_plan']
 
 # %% ../nbs/A6_scale.ipynb #66a8fb7d
 @dataclass
@@ -73,6 +73,18 @@ def compile_choice(compile:str, steps:int) -> tuple[bool, str]:
     if compile != 'auto': return compile == 'on', 'asked for'
     if steps >= COMPILE_MIN_STEPS: return True, f'a run of {steps:,} steps earns back the compile time'
     return False, f'a run of {steps:,} steps is shorter than the {COMPILE_MIN_STEPS:,} that earn back compiling'
+
+# %% ../nbs/A6_scale.ipynb #mach0cd1
+def cpu_model() -> str:
+    "The CPU's model name: from /proc/cpuinfo on Linux, else what `platform` reports."
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+def describe_machine() -> str:
+    "This machine in one line: CPU model, cores, torch and its threads, the GPU if there is one."
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'
+    return (f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), {gpu}")
 
 # %% ../nbs/A6_scale.ipynb #deb4815d
 # dense bf16 FLOP/s (without sparsity), vendor figures

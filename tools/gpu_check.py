@@ -1,12 +1,12 @@
 """Check the GPU path in one command and write what was measured to gpu_report.md (run it via tools/gpu_check.sh).
 
 Parts, each timed and reported on its own (a failing part is reported and the script goes on to the next):
-  cuda-cells      the notebooks' `#| cuda` cells (nbdev_test --flags cuda), except chapter 07's full reproduction
+  cuda-cells      the notebooks' `#| cuda` cells (nbdev_test --flags cuda), except chapter 08's full reproduction
   device-tests    the device-parametrised tests (sampling, BERT pretraining and fine-tuning with L_CLF + L_BERT, probing)
   demo            `igpt demo` on the device: wall time and test NLL next to the committed CPU figures
   train           ~100 bf16 steps of the cifar10-s shape on an archive in CIFAR-10's format, without and with
                   torch.compile: tokens/s, model FLOP utilisation against the GPU's bf16 peak, peak memory vs `igpt plan`
-  finetune        fine-tuning (L_CLF + L_GEN, chapter 07's batch of 64) of the cifar10-s shape: peak memory, the riskiest stage
+  finetune        fine-tuning (L_CLF + L_GEN, chapter 08's batch of 64) of the cifar10-s shape: peak memory, the riskiest stage
   sample          cached sampling of 32x32 images
   ddp             `torchrun` data-parallel training: over the GPUs (NCCL) with two or more, else two CPU processes (gloo),
                   and the report says which; one process would take the non-distributed path and check nothing
@@ -55,10 +55,10 @@ def bf16_peak(dev) -> tuple[float, str]:
 
 def part_cuda_cells(a, tmp):
     if a.dev.type != 'cuda': return 'skipped: the `#| cuda` cells need CUDA'
-    # chapter 07's cuda cells are the CIFAR-10 reproduction itself (the real archive, hours): not part of this check
-    nbs = [p for p in sorted((ROOT/'nbs').glob('*.ipynb')) if '#| cuda' in p.read_text() and not p.name.startswith('07')]
+    # chapter 08's cuda cells are the CIFAR-10 reproduction itself (the real archive, hours): not part of this check
+    nbs = [p for p in sorted((ROOT/'nbs').glob('*.ipynb')) if '#| cuda' in p.read_text() and not p.name.startswith('08')]
     for p in nbs: run(['nbdev_test', '--flags', 'cuda', '--path', str(p)], 600)
-    return f"pass with their cuda cells: {', '.join(p.name for p in nbs)} (07's are the full reproduction, run separately)"
+    return f"pass with their cuda cells: {', '.join(p.name for p in nbs)} (08's are the full reproduction, run separately)"
 
 
 def part_device_tests(a, tmp):
@@ -129,7 +129,7 @@ def part_finetune(a, tmp):
     t = time.time()
     from igpt_minimal.model import resolve_precision
     prec = resolve_precision('auto', a.dev)[0]                          # as igpt train's runs: bf16 on a GPU
-    ft = finetune(model, tok(640), lab(640), tok(128), lab(128), steps=4, eval_every=4, batch_size=64,   # 07's batch
+    ft = finetune(model, tok(640), lab(640), tok(128), lab(128), steps=4, eval_every=4, batch_size=64,   # 08's batch
                   precision=prec)
     line = f"{cfg.model.n_layer} x {cfg.model.n_embd} at {T} tokens, {prec}, 4 steps of 64 images + a validation pass: {time.time() - t:.1f} s"
     if a.dev.type == 'cuda':

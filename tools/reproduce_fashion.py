@@ -1,4 +1,4 @@
-"""Reproduce chapter 08's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
+"""Reproduce chapter 07's Fashion-MNIST run from scratch: AR and BERT pretraining of the `fashion` preset, test NLL,
 completions, linear probes of every layer, pixel baselines, fine-tuning, and every paired comparison.
 
 Usage: python tools/reproduce_fashion.py [RUN_DIR] [--max-steps N] [--finetune-steps N] [--stop-before-bert]
@@ -17,22 +17,22 @@ Writes RUN_DIR/model.pt (weights only), metrics.json, probe_layers.png, completi
 (which validation and test images every reported classifier got right), and keeps the token cache, ckpt.pt and
 metrics.jsonl beside them. Figure 3's points are copied from bench/fashion_budget_sweep.json.
 """
-import json, os, platform, sys, time
+import json, sys, time
 from dataclasses import replace
 from pathlib import Path
-import torch
+import numpy as np, torch
 from scipy.stats import spearmanr
 from igpt_minimal.cli import main as igpt, format_probe
 from igpt_minimal.data import split_train_val, unraster, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, plot_probe_layers, _classify
+from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, plot_probe_layers, classify
 from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
 from igpt_minimal.runfiles import save_checkpoint, save_figure, WEIGHTS_NAME
-from igpt_minimal.scale import plan
+from igpt_minimal.scale import plan, describe_machine
 from igpt_minimal.model import resolve_precision
 
 import argparse
@@ -42,9 +42,7 @@ ap.add_argument('--stop-before-bert', action='store_true', help="stop after the 
 args = ap.parse_args()
 run = Path(args.run); bert_run = run.with_name(run.name + '-bert')
 over = dict(max_steps=args.max_steps) if args.max_steps else {}
-cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
-            if l.startswith('model name')), platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
-hardware = f"{cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU"
+hardware = describe_machine()
 mpath, cpath = run/'metrics.json', run/'correct.pt'
 m = json.loads(mpath.read_text()) if mpath.exists() else dict(preset='fashion', hardware=hardware)
 correct = torch.load(cpath) if cpath.exists() else {}     # {name: (N,) bool}: which images a classifier got right
@@ -65,10 +63,13 @@ def pretrain(objective, out):                                     # 1. pretraini
     code = igpt(['train', '--preset', 'fashion', '--objective', objective, '--out', str(out), '--quiet'] + (['--resume'] if (out/'ckpt.pt').exists() else [])
                 + (['--max-steps', str(args.max_steps)] if args.max_steps else []))
     if code: sys.exit(code)
-    m[key] = time.time() - t0; save()
+    m[key] = time.time() - t0; m[f'{objective}_train_hardware'] = hardware; save()
 pretrain('ar', run)                                               # AR first, and everything on it; BERT last
 
-cfg = get_preset('fashion', **over); data = prepare_data(cfg, run)
+cfg = get_preset('fashion', **over)
+if (run/'palette.npy').exists() and not (run/'data.json').exists():   # a checkout: the committed palette, tokens not cached
+    data = prepare_data(cfg, None, palette=torch.from_numpy(np.load(run/'palette.npy')))
+else: data = prepare_data(cfg, run)
 prec = resolve_precision(cfg.precision, 'cpu')[0]                 # the run's precision on this CPU
 if 'train_tokens_per_s' not in m:                                 # throughput as a share of this CPU's matmul peaks
     stage('throughput')
@@ -86,12 +87,12 @@ if 'train_tokens_per_s' not in m:                                 # throughput a
     m.update(precision=prec, fp32_matmul_peak_flops=p32, bf16_matmul_peak_flops=p16, train_tokens_per_s=tok_s,
              train_flops_per_token=fpt, train_flops=fpt * cfg.image_size ** 2 * cfg.batch_size * cfg.max_steps,
              mfu_of_run_precision=tok_s * fpt / (p16 if prec == 'bf16' else p32)); save()
-model, _, state = load_model(run/'best.pt')                       # the weights with the best validation NLL
+model, _, state = load_model(run/'best.pt' if (run/'best.pt').exists() else run/WEIGHTS_NAME)   # best validation NLL (model.pt in a checkout)
 if 'test_nll_bits_per_token' not in m:                            # 2. the test NLL, once
     stage('test NLL')
     nll = evaluate(model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))
     val = evaluate(model, data['tokens_val'], replace(cfg, eval_samples=len(data['tokens_val'])))
-    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg, precision='fp32')   # chapter 08 recomputes it (fp32: the same on any CPU)
+    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg, precision='fp32')   # chapter 07 recomputes it (fp32: the same on any CPU)
     m.update(steps=state['step'], test_nll_nats_per_token=nll, test_nll_bits_per_token=bits_per_token(nll), val_nll_bits_per_token=bits_per_token(val))
     save_checkpoint(run/WEIGHTS_NAME, model=model.state_dict(), config=state['config'], step=state['step'], palette=state['palette']); save()
 if not (run/'completions.png').exists():                          # 3. completions of real test images, top half given
@@ -147,7 +148,7 @@ for w in (1.0, 0.0):                                              # 7. fine-tuni
     stage(f'fine-tuning, gen_weight={w}')
     if w == 1.0 and (ch['lr'], ch['ratio']) in grid:              # the grid's run of these settings: score its kept state
         ft = grid[(ch['lr'], ch['ratio'])]
-        test_correct = _classify(ft.model, ft.classifier, data['tokens_test'], data['labels_test'], True, prec)
+        test_correct = classify(ft.model, ft.classifier, data['tokens_test'], data['labels_test'], True, prec)
     else:
         ft = finetune(model, *split_args(data), gen_weight=w, lr=ch['lr'], clf_lr=ch['ratio'] * ch['lr'], **ft_kw)
         test_correct = ft.test_correct
