@@ -14,7 +14,7 @@ model (L_CLF + L_GEN, 300 steps of 64, the stopping step kept on validation): th
 classifier-rate ratio of 1, 10 or 30, compared by validation accuracy.
 
 The data comes from prepare_data(test=False): the test split is never read.
-Run: python bench/digits_recipe_sweep.py   (writes bench/digits_recipe_sweep.json and resumes from it; not yet run)
+Run: python bench/digits_recipe_sweep.py   (writes bench/digits_recipe_sweep.json and resumes from it)
 """
 import json, time
 from pathlib import Path

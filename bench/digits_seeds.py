@@ -10,7 +10,6 @@ and resumes from it; seed 0's record goes to bench/demo_cpu.json and its picture
 """
 import json, shutil, statistics, sys, tempfile
 from pathlib import Path
-import torch
 from igpt_minimal.cli import run_demo
 from igpt_minimal.scale import describe_machine
 

@@ -175,6 +175,7 @@ if args.stop_before_bert: stage('stopped before BERT (--stop-before-bert)'); sys
 pretrain('bert', bert_run)                                        # 9. BERT at the same budget, probed with full attention
 if 'bert_probe_layer' not in m:
     stage('probing BERT')
+    t0 = time.time()
     bmodel, bcfg, bstate = load_model(bert_run/'best.pt')
     assert torch.equal(torch.as_tensor(bstate['palette']), torch.as_tensor(data['palette'])), "AR and BERT palettes differ"
     by_layer, _ = probe_model_and_pixels(bmodel, bcfg, data)
@@ -185,7 +186,7 @@ if 'bert_probe_layer' not in m:
              bert_probe_test_ci95=list(wilson_interval(int(by_layer[b].test_correct.sum()), n)),
              bert_probe_val_accuracy_by_layer={l: r.val_accuracy for l, r in by_layer.items()},
              bert_probe_test_accuracy_by_layer={l: r.test_accuracy for l, r in by_layer.items()},
-             bert_steps=bstate['step'])
+             bert_steps=bstate['step'], bert_probe_seconds=time.time() - t0)
     correct.update(bert_probe_val=by_layer[b].val_correct, bert_probe_test=by_layer[b].test_correct)
     paired('ar_vs_bert', 'probe_test', 'bert_probe_test', 'test')
     save()
