@@ -9,7 +9,7 @@ cores; that keeps the sweep near an hour. The reproduction then trains the chose
 budget need not hold at the whole of it, and bigger models lose most from the cut.
 
 The candidates, each from the same recipe (the preset's lr 2e-3, 100 warm-up steps, no weight decay, no shifts):
-  longer  10x10, 8 x 128   (today's shape, more steps)
+  longer  10x10, 8 x 128   (the earlier run's shape and steps)
   wider   10x10, 8 x 192   (6 heads of 32)
   side14  14x14, 8 x 128   (the larger side: 196 tokens an image)
 Each is judged by its best layer's linear probe on the validation split (fitted on a fixed 10,000-image subset of the
