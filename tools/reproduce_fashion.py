@@ -92,7 +92,7 @@ if 'test_nll_bits_per_token' not in m:                            # 2. the test 
     stage('test NLL')
     nll = evaluate(model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))
     val = evaluate(model, data['tokens_val'], replace(cfg, eval_samples=len(data['tokens_val'])))
-    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg, precision='fp32')   # chapter 07 recomputes it (fp32: the same on any CPU)
+    m['test_nll_first500'] = evaluate(model, data['tokens_test'][:500], cfg, precision='fp32')   # appendix A11 recomputes it (fp32: the same on any CPU)
     m.update(steps=state['step'], test_nll_nats_per_token=nll, test_nll_bits_per_token=bits_per_token(nll), val_nll_bits_per_token=bits_per_token(val))
     save_checkpoint(run/WEIGHTS_NAME, model=model.state_dict(), config=state['config'], step=state['step'], palette=state['palette']); save()
 if not (run/'completions.png').exists():                          # 3. completions of real test images, top half given
