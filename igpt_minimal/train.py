@@ -156,7 +156,11 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
             raise ValueError(f"the token cache in {out} was made with another palette than the checkpoint's: "
                              f"delete {out/'data.json'} to rebuild the tokens with the checkpoint's palette")
         return cached
-    if out is not None and (stray := [f'{n}.npy' for n in (*_CACHE, 'palette') if (out/f'{n}.npy').exists()]):
+    stray = [f'{n}.npy' for n in (*_CACHE, 'palette') if out is not None and (out/f'{n}.npy').exists()]
+    # a run kept as weights and palette only (a committed run): its palette.npy is the checkpoint's, so the tokens
+    # are rebuilt beside it; any other .npy file the cache did not write is never overwritten
+    keep_palette = palette is not None and stray == ['palette.npy'] and _same_palette(out/'palette.npy', palette)
+    if stray and not keep_palette:
         raise FileExistsError(f"{out} holds {', '.join(stray)} but no data.json, so they are not a token cache of "
                               "this project's and are not overwritten: move them away (delete them if a crashed run "
                               "left them), or use another --out")
@@ -182,11 +186,16 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for n in _CACHE: save_npy(out/f'{n}.npy', res[n].numpy())
-        save_npy(out/'palette.npy', palette.numpy())
+        if not keep_palette: save_npy(out/'palette.npy', palette.numpy())
         key = dict(_data_key(cfg), source=_source(data_path), classes=res['classes'],
                    fingerprint=_fingerprint(cfg.data, data_path))   # the files as they were read
         write_text(out/'data.json', json.dumps(key))                   # last: marks the cache whole
     return res
+
+def _same_palette(path:Path, palette:torch.Tensor) -> bool:
+    "Whether the palette file at `path` holds exactly `palette` (False if it cannot be read)."
+    try: return torch.equal(load_palette(path).float(), palette.float())
+    except (ValueError, OSError, TypeError): return False
 
 def _check_palette(palette:torch.Tensor, cfg:TrainConfig) -> torch.Tensor:
     if palette.ndim != 2 or len(palette) != cfg.n_colors or palette.shape[1] not in (1, 3):

@@ -543,3 +543,24 @@ def test_damaged_token_cache_names_the_file(run_dir, tmp_path):
         damage(d/name)
         code, _, err = igpt('sample', '--ckpt', d, '--complete', '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
         one_line_error(code, err, str(d/name), 'to rebuild the tokens')
+
+
+# A run kept as its weights and palette only (like the committed runs/fashion): sample rebuilds the token cache
+# beside the palette, which is the checkpoint's own; a palette.npy that differs from the checkpoint's is never touched
+def test_run_without_its_cache_rebuilds_it_beside_its_palette(run_dir, tmp_path):
+    d = tmp_path/'kept'
+    d.mkdir()
+    shutil.copy(run_dir/CKPT_NAME, d/CKPT_NAME)
+    shutil.copy(run_dir/'palette.npy', d/'palette.npy')
+    before = (d/'palette.npy').read_bytes()
+    code, _, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    assert code == 0, err
+    assert (d/'data.json').exists() and (d/'tokens_test.npy').exists() and (d/'palette.npy').read_bytes() == before
+    other = tmp_path/'other'
+    other.mkdir()
+    shutil.copy(run_dir/CKPT_NAME, other/CKPT_NAME)
+    np.save(other/'palette.npy', np.load(run_dir/'palette.npy') * 0.5)      # not the checkpoint's palette
+    before = (other/'palette.npy').read_bytes()
+    code, _, err = igpt('sample', '--ckpt', other, '--out', tmp_path/'t.png', '--n', 1, '--samples', 1)
+    one_line_error(code, err, 'palette.npy', 'no data.json', 'not overwritten')
+    assert (other/'palette.npy').read_bytes() == before and not (other/'data.json').exists()
