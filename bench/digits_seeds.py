@@ -16,7 +16,7 @@ from igpt_minimal.scale import describe_machine
 n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 out_path = Path(__file__).with_name('digits_seeds.json')
 log = json.loads(out_path.read_text()) if out_path.exists() else dict(runs=[])
-log['hardware'] = describe_machine()
+log.setdefault('hardware', describe_machine())   # the first run's machine; each run records its own below
 for seed in range(n_seeds):
     if any(r['seed'] == seed for r in log['runs']): continue
     out = Path(tempfile.mkdtemp())/'demo'
@@ -28,7 +28,7 @@ for seed in range(n_seeds):
     keep = ('test_nll_bits_per_token', 'val_nll_bits_per_token', 'train_seconds', 'precision', 'probe_layer',
             'probe_val_accuracy', 'probe_test_accuracy', 'pixel_val_accuracy', 'pixel_test_accuracy',
             'probe_minus_pixel', 'probe_minus_pixel_ci95', 'probe_val_accuracy_by_layer')
-    log['runs'].append(dict(seed=seed, **{k: m[k] for k in keep}))
+    log['runs'].append(dict(seed=seed, hardware=describe_machine(), **{k: m[k] for k in keep}))
     out_path.write_text(json.dumps(log, indent=1))
     print(f"seed {seed}: test NLL {m['test_nll_bits_per_token']:.3f} bits/token, layer {m['probe_layer']} "
           f"{m['probe_test_accuracy']:.1%} against pixels {m['pixel_test_accuracy']:.1%}: "

@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parent
 ap = argparse.ArgumentParser()
 ap.add_argument('--steps', type=int, default=1000)
 ap.add_argument('--probe-train', type=int, default=10_000)
-ap.add_argument('--cache', default='/tmp/igpt_fashion_tokens', help='token cache directory')
+ap.add_argument('--cache', default='/tmp/igpt_fashion_tokens_10', help='token cache directory')
 a = ap.parse_args()
 torch.set_num_threads(os.cpu_count())
-data = prepare_data(get_preset('fashion'), a.cache)
+SIDE = 10   # the side of the fashion preset when this ran (2026-12-05); the preset is 14x14 now
+data = prepare_data(get_preset('fashion', image_size=SIDE), a.cache)
 n_val, res = len(data['tokens_val']), {}
 for prec in ('fp32', 'bf16'):
-    cfg = get_preset('fashion', precision=prec, max_steps=a.steps, compile='off', eval_every=a.steps,
+    cfg = get_preset('fashion', image_size=SIDE, precision=prec, max_steps=a.steps, compile='off', eval_every=a.steps,
                      ckpt_every=a.steps, keep_best=False)
     r = train(cfg, data['tokens_train'], data['tokens_val'], progress=False)
     full = replace(cfg, eval_samples=n_val)

@@ -16,7 +16,7 @@ from .losses import bits_per_token, bits_per_dim
 from .model import resolve_precision, PRECISIONS
 from .train import (evaluate, DATASETS, TRAIN_PRESETS, get_preset, prepare_data, train, load_model,
                                 resume_state)
-from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan
+from .scale import GPU_PEAK_BF16, setup_device, plan, format_plan, describe_machine
 from .sample import complete_images, completion_grid
 from .quantize import show_images
 from .evaluation import run_probe
@@ -68,10 +68,7 @@ def _outside_data(out:Path, data_path):
         raise ValueError(f"--out {out} is inside --data-path {data_path}: the run's files would become training "
                          "images; choose an --out outside the data folder")
 
-def _hardware() -> str:
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-            + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"))
+
 
 # %% ../nbs/A4_cli.ipynb #8fdf9ba2
 def cmd_train(a):
@@ -326,7 +323,7 @@ def _demo(out:Path, max_steps, seed, progress, device, precision, t0) -> dict:
     probe = run_probe(res.model, cfg, out, plot_path=out/'probe_layers.png')
     m = dict(test_nll_bits_per_token=bits_per_token(nll), test_nll_nats_per_token=nll,
              train_seconds=res.seconds, val_nll_bits_per_token=bits_per_token(res.val_nll), steps=res.step,
-             **probe, total_seconds=time.time() - t0, hardware=_hardware(),
+             **probe, total_seconds=time.time() - t0, hardware=describe_machine(),
              device=str(next(res.model.parameters()).device), precision=prec, preset='digits')
     write_text(out/'metrics.json', json.dumps(m, indent=1))
     return m

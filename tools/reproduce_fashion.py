@@ -20,13 +20,13 @@ metrics.jsonl beside them. Figure 3's points are copied from bench/fashion_budge
 import json, sys, time
 from dataclasses import replace
 from pathlib import Path
-import numpy as np, torch
+import torch
 from scipy.stats import spearmanr
 from igpt_minimal.cli import main as igpt, format_probe
 from igpt_minimal.data import split_train_val, unraster, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, plot_probe_layers, classify
+from igpt_minimal.probe import linear_probe, probe_layers, finetune, select_layer, wilson_interval, plot_probe_layers, classify
 from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
@@ -67,9 +67,8 @@ def pretrain(objective, out):                                     # 1. pretraini
 pretrain('ar', run)                                               # AR first, and everything on it; BERT last
 
 cfg = get_preset('fashion', **over)
-if (run/'palette.npy').exists() and not (run/'data.json').exists():   # a checkout: the committed palette, tokens not cached
-    data = prepare_data(cfg, None, palette=torch.from_numpy(np.load(run/'palette.npy')))
-else: data = prepare_data(cfg, run)
+model, _, state = load_model(run/'best.pt' if (run/'best.pt').exists() else run/WEIGHTS_NAME)   # best validation NLL (model.pt in a checkout)
+data = prepare_data(cfg, run, palette=state['palette'])          # the run's own palette (a checkout: tokens rebuilt beside it)
 prec = resolve_precision(cfg.precision, 'cpu')[0]                 # the run's precision on this CPU
 if 'train_tokens_per_s' not in m:                                 # throughput as a share of this CPU's matmul peaks
     stage('throughput')
@@ -87,7 +86,6 @@ if 'train_tokens_per_s' not in m:                                 # throughput a
     m.update(precision=prec, fp32_matmul_peak_flops=p32, bf16_matmul_peak_flops=p16, train_tokens_per_s=tok_s,
              train_flops_per_token=fpt, train_flops=fpt * cfg.image_size ** 2 * cfg.batch_size * cfg.max_steps,
              mfu_of_run_precision=tok_s * fpt / (p16 if prec == 'bf16' else p32)); save()
-model, _, state = load_model(run/'best.pt' if (run/'best.pt').exists() else run/WEIGHTS_NAME)   # best validation NLL (model.pt in a checkout)
 if 'test_nll_bits_per_token' not in m:                            # 2. the test NLL, once
     stage('test NLL')
     nll = evaluate(model, data['tokens_test'], replace(cfg, eval_samples=len(data['tokens_test'])))
@@ -178,7 +176,8 @@ if 'bert_probe_layer' not in m:
     t0 = time.time()
     bmodel, bcfg, bstate = load_model(bert_run/'best.pt')
     assert torch.equal(torch.as_tensor(bstate['palette']), torch.as_tensor(data['palette'])), "AR and BERT palettes differ"
-    by_layer, _ = probe_model_and_pixels(bmodel, bcfg, data)
+    by_layer = probe_layers(bmodel, *split_args(data), causal=False,           # the pixel probes: recorded with AR
+                            precision=resolve_precision(bcfg.precision, 'cpu')[0])
     b = select_layer(by_layer)
     n = len(data['labels_test'])
     m.update(bert_probe_layer=b, bert_probe_val_accuracy=by_layer[b].val_accuracy,
