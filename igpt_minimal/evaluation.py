@@ -9,12 +9,12 @@ import torch
 from .model import resolve_precision
 from .data import unraster
 from .quantize import dequantize
-from .probe import probe_layers, linear_probe, wilson_interval, select_layer, plot_probe_layers
+from .probe import probe_layers, linear_probe, wilson_interval, select_layer
 from .train import prepare_data, split_args
 from .runfiles import save_figure
 
 # %% auto #0
-__all__ = ['paired_difference', 'probe_report', 'probe_model_and_pixels', 'run_probe']
+__all__ = ['paired_difference', 'probe_report', 'plot_probe_layers', 'probe_model_and_pixels', 'run_probe']
 
 # %% ../nbs/A9_evaluation.ipynb #0e3404ef
 def paired_difference(a_correct, b_correct, n_boot:int=10_000, seed:int=0) -> dict:
@@ -49,6 +49,31 @@ def probe_report(by_layer:dict, # {layer: ProbeResult} with test splits, e.g. fr
                 mcnemar_p=d['mcnemar_p'], n_test=n,
                 probe_accuracy=r.test_accuracy, best_layer=best,          # aliases kept for older scripts
                 pixel_baseline_accuracy=pixels.test_accuracy)
+
+# %% ../nbs/A9_evaluation.ipynb #30875a6e
+def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {layer: ProbeResult}}
+                      pixels=None,         # the raw-pixel ProbeResult, or {name: ProbeResult}
+                      title:str='linear probe by layer'):
+    "Validation (dashed) and test (solid) accuracy by layer, the chosen layer starred; pixel lines dotted."
+    import matplotlib.pyplot as plt
+    runs = runs if isinstance(next(iter(runs.values())), dict) else {'iGPT': runs}
+    pixels = {} if pixels is None else pixels if isinstance(pixels, dict) else {'raw pixels': pixels}
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, res in runs.items():
+        ls, best = sorted(res), select_layer(res)
+        line, = ax.plot(ls, [100 * res[l].test_accuracy for l in ls], 'o-', ms=4, label=f'{name} (test)')
+        ax.plot(ls, [100 * res[l].val_accuracy for l in ls], '--', c=line.get_color(), alpha=0.6,
+                label=f'{name} (validation)')
+        ax.plot([best], [100 * res[best].test_accuracy], '*', ms=14, c=line.get_color())
+    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')):
+        ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
+    ax.set_xlabel('layer (0 = embeddings)')
+    ax.set_ylabel('accuracy (%)')
+    ax.set_title(title, fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/A9_evaluation.ipynb #23c48b98
 def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=None) -> tuple[dict, object]:

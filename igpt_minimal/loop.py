@@ -12,12 +12,9 @@ from .losses import ar_loss, bert_loss, bert_mask
 from .data import augment_tokens
 
 # %% auto #0
-__all__ = ['DATASETS', 'model_shape', 'TrainConfig', 'warmup_cosine', 'lr_at', 'make_optimizer', 'draw_batch', 'train_step',
-           'evaluate', 'train_loop']
+__all__ = ['model_shape', 'TrainConfig', 'warmup_cosine', 'lr_at', 'make_optimizer', 'draw_batch', 'train_step', 'evaluate', 'train_loop', 'DATASETS', 'check_train_config']
 
 # %% ../nbs/04_train.ipynb #851e5e8e
-DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # what appendix A10's runs read
-
 _SHAPE = ('image_size', 'n_colors', 'n_embd', 'n_layer', 'n_head')
 
 def model_shape(image_size:int, n_colors:int, n_embd:int, n_layer:int, n_head:int) -> IGPTConfig:
@@ -55,25 +52,8 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = IGPTConfig(**self.model)   # as asdict() stores it
         if isinstance(self.model, (tuple, list)): self.model = model_shape(*self.model)   # as presets give it
-        if not isinstance(self.model, IGPTConfig):
-            raise TypeError(f"TrainConfig.model must be an IGPTConfig, got {type(self.model).__name__}")
-        if self.data not in DATASETS:
-            raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
-        if self.objective not in ('ar', 'bert'):
-            raise ValueError(f"objective must be 'ar' or 'bert', got {self.objective!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        for k in ('batch_size', 'max_steps', 'eval_every', 'eval_samples', 'ckpt_every', 'log_every'):
-            if getattr(self, k) < 1:
-                raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
         if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
-        if self.compile not in ('auto', 'on', 'off'):
-            raise ValueError(f"compile must be 'auto', 'on' or 'off', got {self.compile!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
-        if not 0 <= self.augment_pad < self.image_size:
-            raise ValueError(f"augment_pad must be in 0..{self.image_size - 1} for "
-                             f"{self.image_size}×{self.image_size} images, got {self.augment_pad}")
+        check_train_config(self)   # every field in range, with a one-line error (appendix A12)
 
     @property
     def image_size(self) -> int: return self.model.side     # images are reduced to this side (chapter 01)
@@ -112,7 +92,7 @@ def draw_batch(tokens:torch.Tensor, cfg:TrainConfig, gen:torch.Generator) -> tup
     return x, mask
 
 def train_step(model:IGPT, opt:torch.optim.Optimizer, chunks:list, step:int, cfg:TrainConfig,
-               precision:str='fp32', # 'bf16' or 'fp32' (chapter 02's `resolve_precision` turns 'auto' into one)
+               precision:str='fp32', # 'bf16' or 'fp32' (appendix A6's `resolve_precision` turns 'auto' into one)
                net=None,             # the model as called, if wrapped (compiled, distributed: appendix A10)
               ) -> torch.Tensor:
     "One optimiser step on a batch given as `chunks` [(tokens, masks)]; returns the batch's mean loss."
@@ -180,3 +160,27 @@ def train_loop(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tens
         torch.save(dict(model=model.state_dict(), optimizer=opt.state_dict(), data_rng=gen.get_state(),
                         step=until or cfg.max_steps, config=asdict(cfg)), path)
     return model.eval(), history
+
+# %% ../nbs/A12_checks.ipynb #683d42c6
+DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # what appendix A10's runs read
+
+def check_train_config(c:TrainConfig):
+    "A ValueError (or TypeError) naming the first field of `c` that is out of range."
+    if not isinstance(c.model, IGPTConfig):
+        raise TypeError(f"TrainConfig.model must be an IGPTConfig, got {type(c.model).__name__}")
+    if c.data not in DATASETS:
+        raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {c.data!r}")
+    if c.objective not in ('ar', 'bert'):
+        raise ValueError(f"objective must be 'ar' or 'bert', got {c.objective!r}")
+    if not c.lr > 0:
+        raise ValueError(f"lr must be a positive number, got {c.lr}")
+    for k in ('batch_size', 'max_steps', 'eval_every', 'eval_samples', 'ckpt_every', 'log_every'):
+        if getattr(c, k) < 1:
+            raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(c, k)}")
+    if c.compile not in ('auto', 'on', 'off'):
+        raise ValueError(f"compile must be 'auto', 'on' or 'off', got {c.compile!r}")
+    if c.precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {c.precision!r}")
+    if not 0 <= c.augment_pad < c.image_size:
+        raise ValueError(f"augment_pad must be in 0..{c.image_size - 1} for "
+                         f"{c.image_size}×{c.image_size} images, got {c.augment_pad}")

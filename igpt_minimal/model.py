@@ -11,9 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'PRECISIONS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend',
-           'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'KVCache', 'check_tokens', 'IGPT', 'count_params',
-           'resolve_precision', 'autocast']
+__all__ = ['PLAIN_MAX_KEYS', 'MODEL_PRESETS', 'RMSNorm', 'quick_gelu', 'MLP', 'attention', 'attend', 'SelfAttention', 'Block', 'IGPTConfig', 'igpt_config', 'KVCache', 'IGPT', 'count_params', 'autocast', 'check_tokens', 'check_model_config', 'PRECISIONS', 'resolve_precision']
 
 # %% ../nbs/02_model.ipynb #60e614c8
 class RMSNorm(nn.Module):
@@ -110,17 +108,7 @@ class IGPTConfig:
     bias:bool=False      # biases in the projections (official iGPT: none; Hugging Face checkpoints: present)
     norm_eps:float=1e-5  # epsilon of the RMS norm
 
-    def __post_init__(self):
-        for k in ('n_colors', 'n_positions', 'n_embd', 'n_layer', 'n_head'):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:   # True is an int to Python, not a size
-                raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(self, k)!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: pick "
-                             "another n_head")
-        if not (isinstance(self.norm_eps, (int, float)) and math.isfinite(self.norm_eps) and self.norm_eps > 0):
-            raise ValueError(f"IGPTConfig.norm_eps must be a small positive number such as 1e-5, got "
-                             f"{self.norm_eps!r}")   # NaN or <= 0 would make the RMS norm, then the logits, NaN
+    def __post_init__(self): check_model_config(self)   # sizes positive integers, ... (appendix A12)
 
     @property
     def side(self) -> int:
@@ -162,30 +150,6 @@ class KVCache:
         self.k[layer][:, :, self.pos:end] = k
         self.v[layer][:, :, self.pos:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
-
-# %% ../nbs/02_model.ipynb #6fa57602
-def check_tokens(x, n_colors:int, n_positions:int):
-    "A clear error unless `x` is (B, T) integer ids in [0, n_colors), T <= n_positions (values: CPU only)."
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a torch tensor of token ids, got {type(x).__name__}")
-    if x.is_floating_point() or x.dtype == torch.bool:
-        raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first "
-                        f"(igpt_minimal.quantize.quantize) and pass a LongTensor")
-    if x.ndim != 2:
-        raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: "
-                         f"flatten images with igpt_minimal.data.raster")
-    if x.shape[1] > n_positions:
-        raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: "
-                         f"reduce the image size or use a config with more positions")
-    if x.device.type != 'cpu': return    # reading values back would stall a GPU: train() checks its data once
-    if not x.numel(): return
-    lo, hi = (int(v) for v in torch.aminmax(x))                 # one pass over the ids
-    if hi == n_colors and lo >= 0:
-        raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: "
-                         f"pass image tokens 0..{n_colors - 1} only")
-    if lo < 0 or hi >= n_colors:
-        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {lo} "
-                         f"and max {hi}: was the data quantized with a palette of another size?")
 
 # %% ../nbs/02_model.ipynb #87746cca
 class IGPT(nn.Module):
@@ -285,6 +249,49 @@ def count_params(model:nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 # %% ../nbs/02_model.ipynb #c0b261f5
+def autocast(precision:str, device):
+    "bf16 autocast on `device` for precision 'bf16'; nothing for 'fp32'."
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == 'bf16')
+
+# %% ../nbs/A12_checks.ipynb #888f2169
+def check_tokens(x, n_colors:int, n_positions:int):
+    "A clear error unless `x` is (B, T) integer ids in [0, n_colors), T <= n_positions (values: CPU only)."
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch tensor of token ids, got {type(x).__name__}")
+    if x.is_floating_point() or x.dtype == torch.bool:
+        raise TypeError(f"expected integer token ids, got {x.dtype}: quantize images first "
+                        f"(igpt_minimal.quantize.quantize) and pass a LongTensor")
+    if x.ndim != 2:
+        raise ValueError(f"expected token ids of shape (batch, seq_len), got shape {tuple(x.shape)}: "
+                         f"flatten images with igpt_minimal.data.raster")
+    if x.shape[1] > n_positions:
+        raise ValueError(f"sequence length {x.shape[1]} exceeds n_positions={n_positions}: "
+                         f"reduce the image size or use a config with more positions")
+    if x.device.type != 'cpu': return    # reading values back would stall a GPU: train() checks its data once
+    if not x.numel(): return
+    lo, hi = (int(v) for v in torch.aminmax(x))                 # one pass over the ids
+    if hi == n_colors and lo >= 0:
+        raise ValueError(f"token id {n_colors} is the start-of-sequence token, which the model adds itself: "
+                         f"pass image tokens 0..{n_colors - 1} only")
+    if lo < 0 or hi >= n_colors:
+        raise ValueError(f"token ids must lie in [0, {n_colors}), got min {lo} "
+                         f"and max {hi}: was the data quantized with a palette of another size?")
+
+# %% ../nbs/A12_checks.ipynb #231a0147
+def check_model_config(c:IGPTConfig):
+    "A ValueError unless every size is a positive integer, n_head divides n_embd and norm_eps is positive."
+    for k in ('n_colors', 'n_positions', 'n_embd', 'n_layer', 'n_head'):
+        v = getattr(c, k)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:   # True is an int to Python, not a size
+            raise ValueError(f"IGPTConfig.{k} must be a positive integer, got {getattr(c, k)!r}")
+    if c.n_embd % c.n_head:
+        raise ValueError(f"n_embd={c.n_embd} must be divisible by n_head={c.n_head}: pick "
+                         "another n_head")
+    if not (isinstance(c.norm_eps, (int, float)) and math.isfinite(c.norm_eps) and c.norm_eps > 0):
+        raise ValueError(f"IGPTConfig.norm_eps must be a small positive number such as 1e-5, got "
+                         f"{c.norm_eps!r}")   # NaN or <= 0 would make the RMS norm, then the logits, NaN
+
+# %% ../nbs/A6_scale.ipynb #f6a2542e
 def _cpu_flags() -> set:
     try: return set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split(':')[1].split())
     except (OSError, StopIteration): return set()   # not Linux: no flags to read
@@ -306,7 +313,3 @@ def resolve_precision(precision:str='auto', device='cpu') -> tuple[str, str]:
         if fast: return 'bf16', f"a CPU with {' and '.join(fast)}"
         return 'fp32', 'this CPU has no AMX-BF16 or AVX512-BF16'
     return 'fp32', f'auto chooses bf16 on CUDA and bf16-capable CPUs only, not {dev.type}'
-
-def autocast(precision:str, device):
-    "bf16 autocast on `device` for precision 'bf16'; nothing for 'fp32'."
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == 'bf16')

@@ -15,63 +15,7 @@ from .loop import warmup_cosine
 from .quantize import default_device
 
 # %% auto #0
-__all__ = ['L2_GRID', 'check_layers', 'check_xy', 'count_classes', 'check_splits', 'extract_features', 'ProbeResult',
-           'linear_probe', 'probe_layers', 'select_layer', 'plot_probe_layers', 'wilson_interval', 'FinetuneResult',
-           'classify', 'finetune']
-
-# %% ../nbs/06_probe.ipynb #c7708b7f
-def check_layers(layer, n_layer:int) -> list[int]:
-    "The requested layers (int, list or 'all') as a list, or a ValueError saying which are out of range."
-    layers = (list(range(n_layer + 1)) if layer == 'all' else [layer] if isinstance(layer, int)
-              else list(layer))
-    bad = [l for l in layers if not isinstance(l, int) or not 0 <= l <= n_layer]
-    if bad or not layers:
-        raise ValueError(f"layer {bad or layers} out of range: this model has layers 0..{n_layer} (0 = "
-                         f"embeddings, {n_layer} = last block)")
-    return layers
-
-def check_xy(x, y, name:str):
-    "x as float (N, D) and y as int64 (N,), or a ValueError saying what is wrong."
-    x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
-    if x.ndim != 2:
-        raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or "
-                         "pool it first")
-    if not len(x): raise ValueError(f"{name}_x is empty: pass at least one example")
-    if len(x) != len(y):
-        raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one "
-                         "label per row")
-    if y.is_floating_point() or y.ndim != 1 or (len(y) and y.min() < 0):
-        raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} "
-                         f"{tuple(y.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the "
-                         "features (a diverged model?)")
-    return x, y.long()
-
-# %% ../nbs/06_probe.ipynb #c026fee2
-def count_classes(ytr, *others) -> int:
-    "K, from labels 0..K-1; refused when there would be more classes than training examples (a stray label)."
-    k = int(torch.cat([ytr, *others]).max()) + 1
-    if k > len(ytr):
-        raise ValueError(f"labels go up to {k - 1}, which would make {k} classes from {len(ytr)} training "
-                         "examples: number the classes 0..K-1 "
-                         "(e.g. torch.unique(y, return_inverse=True)[1])")
-    return k
-
-def check_splits(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
-                 what:str='a probe',      # who needs two classes, for the message
-                 same_width:bool=True,    # every split must have as many features as train_x
-                ) -> tuple:
-    "The six splits checked (x float, y int64; an empty test split when test_x is None), or a ValueError."
-    (xtr, ytr), (xva, yva) = check_xy(train_x, train_y, 'train'), check_xy(val_x, val_y, 'val')
-    xte, yte = check_xy(test_x, test_y, 'test') if test_x is not None else (xva[:0], yva[:0])
-    for name, x in (('val', xva), ('test', xte)) if same_width else ():
-        if x.shape[1] != xtr.shape[1]:
-            raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the "
-                             "same layer for all splits")
-    if len(ytr.unique()) < 2:
-        raise ValueError(f"train_y holds a single class ({int(ytr[0])}): {what} needs at least two classes")
-    return xtr, ytr, xva, yva, xte, yte
+__all__ = ['L2_GRID', 'extract_features', 'ProbeResult', 'linear_probe', 'probe_layers', 'select_layer', 'wilson_interval', 'FinetuneResult', 'classify', 'finetune', 'check_layers', 'check_xy', 'count_classes', 'check_splits', 'check_finetune']
 
 # %% ../nbs/06_probe.ipynb #9506f050
 @torch.inference_mode()
@@ -186,31 +130,6 @@ def select_layer(by_layer:dict) -> int:
     return max(by_layer, key=lambda l: (by_layer[l].val_accuracy, -by_layer[l].val_loss))
 
 
-# %% ../nbs/06_probe.ipynb #fbc5b4c8
-def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {layer: ProbeResult}}
-                      pixels=None,         # the raw-pixel ProbeResult, or {name: ProbeResult}
-                      title:str='linear probe by layer'):
-    "Validation (dashed) and test (solid) accuracy by layer, the chosen layer starred; pixel lines dotted."
-    import matplotlib.pyplot as plt
-    runs = runs if isinstance(next(iter(runs.values())), dict) else {'iGPT': runs}
-    pixels = {} if pixels is None else pixels if isinstance(pixels, dict) else {'raw pixels': pixels}
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for name, res in runs.items():
-        ls, best = sorted(res), select_layer(res)
-        line, = ax.plot(ls, [100 * res[l].test_accuracy for l in ls], 'o-', ms=4, label=f'{name} (test)')
-        ax.plot(ls, [100 * res[l].val_accuracy for l in ls], '--', c=line.get_color(), alpha=0.6,
-                label=f'{name} (validation)')
-        ax.plot([best], [100 * res[best].test_accuracy], '*', ms=14, c=line.get_color())
-    for (name, r), c in zip(pixels.items(), ('gray', 'black', 'silver')):
-        ax.axhline(100 * r.test_accuracy, ls=':', c=c, label=f'{name} (test)')
-    ax.set_xlabel('layer (0 = embeddings)')
-    ax.set_ylabel('accuracy (%)')
-    ax.set_title(title, fontsize=10)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
 # %% ../nbs/06_probe.ipynb #78df1b35
 def wilson_interval(k:int, n:int, z:float=1.959963984540054) -> tuple[float, float]:
     "Wilson score interval for k successes in n trials; 95% with the default z (the normal's 97.5% quantile)."
@@ -271,14 +190,8 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
              seed:int=0) -> FinetuneResult:
     "Fine-tune a copy of `model` and a zero-initialised classifier on L_CLF + w·L_GEN; keep the best state."
     t0 = time.time()
-    _, ytr, _, yva, _, yte = check_splits(train_seqs, train_y, val_seqs, val_y, test_seqs, test_y,
-                                          'a classifier', same_width=False)
-    for s in (train_seqs, val_seqs, test_seqs):   # once, on the CPU: the model reads no ids back from a GPU
-        if s is not None:
-            check_tokens(torch.as_tensor(s).cpu(), model.config.n_colors, model.config.n_positions)
-    if gen_weight < 0: raise ValueError(f"gen_weight must be >= 0, got {gen_weight}")
-    if steps < 1 or eval_every < 1:
-        raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    ytr, yva, yte = check_finetune(model, train_seqs, train_y, val_seqs, val_y, test_seqs, test_y, gen_weight,
+                                   steps, eval_every)   # the labels as int64 (appendix A12)
     dev = next(model.parameters()).device
     m = copy.deepcopy(model).train()
     clf = nn.Linear(m.config.n_embd, count_classes(ytr, yva, yte), bias=False).to(dev)
@@ -311,3 +224,71 @@ def finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs=None, t
     correct = classify(m, clf, test_seqs, yte, causal, precision) if test_seqs is not None else None
     test_acc = correct.float().mean().item() if correct is not None else None
     return FinetuneResult(best[1], best[0], test_acc, correct, m, clf, history, val_history, time.time() - t0)
+
+# %% ../nbs/A12_checks.ipynb #3e0ac5d6
+def check_layers(layer, n_layer:int) -> list[int]:
+    "The requested layers (int, list or 'all') as a list, or a ValueError saying which are out of range."
+    layers = (list(range(n_layer + 1)) if layer == 'all' else [layer] if isinstance(layer, int)
+              else list(layer))
+    bad = [l for l in layers if not isinstance(l, int) or not 0 <= l <= n_layer]
+    if bad or not layers:
+        raise ValueError(f"layer {bad or layers} out of range: this model has layers 0..{n_layer} (0 = "
+                         f"embeddings, {n_layer} = last block)")
+    return layers
+
+def check_xy(x, y, name:str):
+    "x as float (N, D) and y as int64 (N,), or a ValueError saying what is wrong."
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
+    if x.ndim != 2:
+        raise ValueError(f"{name}_x must be 2-D (samples, features), got shape {tuple(x.shape)}: flatten or "
+                         "pool it first")
+    if not len(x): raise ValueError(f"{name}_x is empty: pass at least one example")
+    if len(x) != len(y):
+        raise ValueError(f"{name}_x has {len(x)} rows but {name}_y has {len(y)} labels: pass one "
+                         "label per row")
+    if y.is_floating_point() or y.ndim != 1 or (len(y) and y.min() < 0):
+        raise ValueError(f"{name}_y must be a 1-D tensor of integer class ids 0..K-1, got {y.dtype} "
+                         f"{tuple(y.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}_x contains NaN or inf ({(~torch.isfinite(x)).sum()} values): check the "
+                         "features (a diverged model?)")
+    return x, y.long()
+
+# %% ../nbs/A12_checks.ipynb #dc0f577f
+def count_classes(ytr, *others) -> int:
+    "K, from labels 0..K-1; refused when there would be more classes than training examples (a stray label)."
+    k = int(torch.cat([ytr, *others]).max()) + 1
+    if k > len(ytr):
+        raise ValueError(f"labels go up to {k - 1}, which would make {k} classes from {len(ytr)} training "
+                         "examples: number the classes 0..K-1 "
+                         "(e.g. torch.unique(y, return_inverse=True)[1])")
+    return k
+
+def check_splits(train_x, train_y, val_x, val_y, test_x=None, test_y=None,
+                 what:str='a probe',      # who needs two classes, for the message
+                 same_width:bool=True,    # every split must have as many features as train_x
+                ) -> tuple:
+    "The six splits checked (x float, y int64; an empty test split when test_x is None), or a ValueError."
+    (xtr, ytr), (xva, yva) = check_xy(train_x, train_y, 'train'), check_xy(val_x, val_y, 'val')
+    xte, yte = check_xy(test_x, test_y, 'test') if test_x is not None else (xva[:0], yva[:0])
+    for name, x in (('val', xva), ('test', xte)) if same_width else ():
+        if x.shape[1] != xtr.shape[1]:
+            raise ValueError(f"train_x has {xtr.shape[1]} features but {name}_x has {x.shape[1]}: use the "
+                             "same layer for all splits")
+    if len(ytr.unique()) < 2:
+        raise ValueError(f"train_y holds a single class ({int(ytr[0])}): {what} needs at least two classes")
+    return xtr, ytr, xva, yva, xte, yte
+
+# %% ../nbs/A12_checks.ipynb #41dfa0f2
+def check_finetune(model:IGPT, train_seqs, train_y, val_seqs, val_y, test_seqs, test_y, gen_weight:float,
+                   steps:int, eval_every:int) -> tuple:
+    "`finetune`'s inputs checked: the three label tensors as int64 (test's empty without a test split), or an error."
+    _, ytr, _, yva, _, yte = check_splits(train_seqs, train_y, val_seqs, val_y, test_seqs, test_y,
+                                          'a classifier', same_width=False)
+    for s in (train_seqs, val_seqs, test_seqs):   # once, on the CPU: the model reads no ids back from a GPU
+        if s is not None:
+            check_tokens(torch.as_tensor(s).cpu(), model.config.n_colors, model.config.n_positions)
+    if gen_weight < 0: raise ValueError(f"gen_weight must be >= 0, got {gen_weight}")
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    return ytr, yva, yte

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['as_tensor', 'to_unit', 'from_unit', 'check_images', 'flat_pixels', 'assign', 'kmeans_pp', 'lloyd_step', 'kmeans',
-           'inertia', 'default_device', 'quantize', 'dequantize', 'show_images', 'show_palette']
+__all__ = ['as_tensor', 'to_unit', 'from_unit', 'assign', 'kmeans_pp', 'lloyd_step', 'kmeans', 'inertia', 'default_device', 'quantize', 'dequantize', 'show_images', 'check_images', 'flat_pixels']
 
 # %% ../nbs/00_quantize.ipynb #78055abe
 def as_tensor(x) -> torch.Tensor:
@@ -29,37 +28,6 @@ def to_unit(x) -> torch.Tensor:
 def from_unit(x) -> torch.Tensor:
     "float values in [-1, 1] → uint8 0..255, rounded and clipped: the inverse of `to_unit`."
     return ((as_tensor(x).float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-# %% ../nbs/00_quantize.ipynb #b3c2c2fb
-def check_images(images, name='images') -> torch.Tensor:
-    "`images` as a uint8 tensor (N, H, W, C) with C in {1, 3}, or an error that says how to fix it."
-    x = as_tensor(images)
-    if x.dtype != torch.uint8:
-        raise TypeError(f"{name} must be uint8 in 0..255, got {x.dtype}; for floats in [0, 1] use (x * "
-                        "255).round() then convert to uint8")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must have shape (N, H, W, C), got {tuple(x.shape)}; add a batch axis with "
-                         "x[None] or a channel axis with x[..., None]")
-    if x.shape[-1] not in (1, 3):
-        raise ValueError(f"{name} must have 1 or 3 channels last, got shape {tuple(x.shape)}; channels-first "
-                         "(N, C, H, W) data needs .permute(0, 2, 3, 1)")
-    return x
-
-def flat_pixels(pixels) -> torch.Tensor:
-    "(P, C) pixels from uint8 images (N, H, W, C), uint8 pixels (P, C) or float pixels (P, C) in [-1, 1]."
-    x = as_tensor(pixels)
-    if x.ndim == 4: return check_images(x, 'pixels').reshape(-1, x.shape[-1])
-    if x.ndim != 2 or x.shape[1] not in (1, 3):
-        raise ValueError("pixels must be uint8 images (N, H, W, C) or a pixel array (P, C) with C in "
-                         f"{{1, 3}}, got shape {tuple(x.shape)}")
-    if x.dtype == torch.uint8: return x
-    if not x.is_floating_point():
-        raise TypeError(f"pixels must be uint8 0..255 or float in [-1, 1], got {x.dtype}; convert with "
-                        ".astype(np.uint8)")
-    if not (torch.isfinite(x).all() and x.abs().max() <= 1):
-        raise ValueError("float pixels must be finite and in [-1, 1] (v/127.5 - 1), got range "
-                         f"[{x.min():.3g}, {x.max():.3g}]; pass uint8 values or convert with to_unit")
-    return x.float()
 
 # %% ../nbs/00_quantize.ipynb #0557bc75
 def assign(x, centres, chunk:int=4096) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,20 +98,6 @@ def inertia(pixels, palette, chunk:int=4096) -> float:
     "Sum over pixels of the squared distance (unit scale) to the nearest palette colour."
     return assign(flat_pixels(pixels), as_tensor(palette).float(), chunk)[1].double().sum().item()
 
-# %% ../nbs/00_quantize.ipynb #ed394b56
-def _check_palette(palette, name='palette') -> torch.Tensor:
-    "`palette` as a float32 tensor (K, C), C in {1, 3}, finite and in [-1, 1], or an error saying why."
-    c = as_tensor(palette)
-    if not c.is_floating_point():
-        raise TypeError(f"{name} must be float in [-1, 1], got {c.dtype}; convert uint8 colours with to_unit")
-    if c.ndim != 2 or c.shape[1] not in (1, 3) or len(c) == 0:
-        raise ValueError(f"{name} must have shape (K, C) with C in {{1, 3}}, got {tuple(c.shape)}")
-    if not torch.isfinite(c).all(): raise ValueError(f"{name} contains NaN or inf; refit it (kmeans)")
-    if c.abs().max() > 1 + 1e-6:
-        raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, "
-                         f"{c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
-    return c.float()
-
 # %% ../nbs/00_quantize.ipynb #c95f422a
 def default_device(device=None) -> torch.device:
     "`device`, or CUDA when available, else CPU."
@@ -198,14 +152,48 @@ def show_images(images, # uint8 images (N, H, W, C), C in {1, 3}
     fig.tight_layout(pad=0.1)
     return fig
 
-def show_palette(palette, # (K, C) float palette in [-1, 1]
-                 ncols:int=32, # swatches per row
-                 figsize=(8, 2), # figure size in inches
-                ):
-    "Show a palette as a grid of swatches, sorted from dark to light (Rec. 601 luma)."
-    c = from_unit(_check_palette(palette).cpu()).float()
-    luma = c @ torch.tensor([.299, .587, .114]) if c.shape[1] == 3 else c[:, 0]
-    c = c[luma.argsort()]
-    pad = (-len(c)) % ncols
-    grid = torch.cat([c, torch.full((pad, c.shape[1]), 255.)]).reshape(-1, ncols, c.shape[1]).to(torch.uint8)
-    show_images(grid[None], figsize=figsize)
+
+# %% ../nbs/A12_checks.ipynb #588eed95
+def check_images(images, name='images') -> torch.Tensor:
+    "`images` as a uint8 tensor (N, H, W, C) with C in {1, 3}, or an error that says how to fix it."
+    x = as_tensor(images)
+    if x.dtype != torch.uint8:
+        raise TypeError(f"{name} must be uint8 in 0..255, got {x.dtype}; for floats in [0, 1] use (x * "
+                        "255).round() then convert to uint8")
+    if x.ndim != 4:
+        raise ValueError(f"{name} must have shape (N, H, W, C), got {tuple(x.shape)}; add a batch axis with "
+                         "x[None] or a channel axis with x[..., None]")
+    if x.shape[-1] not in (1, 3):
+        raise ValueError(f"{name} must have 1 or 3 channels last, got shape {tuple(x.shape)}; channels-first "
+                         "(N, C, H, W) data needs .permute(0, 2, 3, 1)")
+    return x
+
+def flat_pixels(pixels) -> torch.Tensor:
+    "(P, C) pixels from uint8 images (N, H, W, C), uint8 pixels (P, C) or float pixels (P, C) in [-1, 1]."
+    x = as_tensor(pixels)
+    if x.ndim == 4: return check_images(x, 'pixels').reshape(-1, x.shape[-1])
+    if x.ndim != 2 or x.shape[1] not in (1, 3):
+        raise ValueError("pixels must be uint8 images (N, H, W, C) or a pixel array (P, C) with C in "
+                         f"{{1, 3}}, got shape {tuple(x.shape)}")
+    if x.dtype == torch.uint8: return x
+    if not x.is_floating_point():
+        raise TypeError(f"pixels must be uint8 0..255 or float in [-1, 1], got {x.dtype}; convert with "
+                        ".astype(np.uint8)")
+    if not (torch.isfinite(x).all() and x.abs().max() <= 1):
+        raise ValueError("float pixels must be finite and in [-1, 1] (v/127.5 - 1), got range "
+                         f"[{x.min():.3g}, {x.max():.3g}]; pass uint8 values or convert with to_unit")
+    return x.float()
+
+# %% ../nbs/A12_checks.ipynb #ddd47f29
+def _check_palette(palette, name='palette') -> torch.Tensor:
+    "`palette` as a float32 tensor (K, C), C in {1, 3}, finite and in [-1, 1], or an error saying why."
+    c = as_tensor(palette)
+    if not c.is_floating_point():
+        raise TypeError(f"{name} must be float in [-1, 1], got {c.dtype}; convert uint8 colours with to_unit")
+    if c.ndim != 2 or c.shape[1] not in (1, 3) or len(c) == 0:
+        raise ValueError(f"{name} must have shape (K, C) with C in {{1, 3}}, got {tuple(c.shape)}")
+    if not torch.isfinite(c).all(): raise ValueError(f"{name} contains NaN or inf; refit it (kmeans)")
+    if c.abs().max() > 1 + 1e-6:
+        raise ValueError(f"{name} must be in [-1, 1] (v/127.5 - 1), got range [{c.min():.3g}, "
+                         f"{c.max():.3g}]; a 0..255 palette p becomes p/127.5 - 1")
+    return c.float()

@@ -28,22 +28,10 @@ def sample_logits(logits:torch.Tensor, temperature:float=1.0, top_k:int|None=Non
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 # %% ../nbs/05_sample.ipynb #d3386af7
-def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):
-    if prefix.ndim != 2 or prefix.is_floating_point():
-        raise ValueError(f"prefix must be integer token ids (B, P), got {prefix.dtype} "
-                         f"{tuple(prefix.shape)}; use torch.zeros(B, 0, dtype=torch.long) for none")
-    check_tokens(prefix, model.config.n_colors, model.config.n_positions)
-    if n_new < 0: raise ValueError(f"n_new must be >= 0, got {n_new}")
-    if prefix.shape[1] + n_new > model.config.n_positions:
-        raise ValueError(f"prefix ({prefix.shape[1]}) + n_new ({n_new}) exceeds the model's "
-                         f"{model.config.n_positions} positions")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy decoding)")
-
 @torch.inference_mode()
 def generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float=1.0, top_k:int|None=None,
              use_cache:bool=True, generator:torch.Generator|None=None,
-             precision:str='fp32',   # 'bf16' or 'fp32' (chapter 02's `resolve_precision` turns 'auto' into one)
+             precision:str='fp32',   # 'bf16' or 'fp32' (appendix A6's `resolve_precision` turns 'auto' into one)
             ) -> torch.Tensor:
     "Extend token sequences `prefix` (B, P) by `n_new` sampled tokens -> (B, P + n_new)."
     _check_generate(model, prefix, n_new, temperature)
@@ -89,3 +77,16 @@ def completion_grid(images, completions, keep_rows:int|None=None, scale:float=0.
     titles = ['original', 'given'] + [f'sample {s + 1}' for s in range(S)] + [''] * ((N - 1) * (S + 2))
     size = (scale * (S + 2) + 0.4, scale * N + 0.4)                           # a little room for the titles
     return show_images(rows.flatten(0, 1), titles, ncols=S + 2, figsize=size)
+
+# %% ../nbs/A12_checks.ipynb #1c17f5c9
+def _check_generate(model:IGPT, prefix:torch.Tensor, n_new:int, temperature:float):
+    if prefix.ndim != 2 or prefix.is_floating_point():
+        raise ValueError(f"prefix must be integer token ids (B, P), got {prefix.dtype} "
+                         f"{tuple(prefix.shape)}; use torch.zeros(B, 0, dtype=torch.long) for none")
+    check_tokens(prefix, model.config.n_colors, model.config.n_positions)
+    if n_new < 0: raise ValueError(f"n_new must be >= 0, got {n_new}")
+    if prefix.shape[1] + n_new > model.config.n_positions:
+        raise ValueError(f"prefix ({prefix.shape[1]}) + n_new ({n_new}) exceeds the model's "
+                         f"{model.config.n_positions} positions")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature} (use top_k=1 for greedy decoding)")

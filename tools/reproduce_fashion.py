@@ -26,8 +26,8 @@ from igpt_minimal.cli import main as igpt, format_probe
 from igpt_minimal.data import split_train_val, unraster, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, probe_layers, finetune, select_layer, wilson_interval, plot_probe_layers, classify
-from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference
+from igpt_minimal.probe import linear_probe, probe_layers, finetune, select_layer, wilson_interval, classify
+from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference, plot_probe_layers
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
