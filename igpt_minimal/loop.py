@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, asdict
 import torch
-from .model import IGPT, IGPTConfig, PRECISIONS, autocast, resolve_precision
+from .model import IGPT, IGPTConfig, autocast
+from .model import PRECISIONS, resolve_precision   # which devices get bf16 (written in appendix A6)
 from .losses import ar_loss, bert_loss, bert_mask
 from .data import augment_tokens
 

@@ -159,11 +159,12 @@ def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=T
     stray = [f'{n}.npy' for n in (*_CACHE, 'palette') if out is not None and (out/f'{n}.npy').exists()]
     # a run kept as weights and palette only (a committed run): its palette.npy is the checkpoint's, so the tokens
     # are rebuilt beside it; any other .npy file the cache did not write is never overwritten
-    keep_palette = palette is not None and stray == ['palette.npy'] and _same_palette(out/'palette.npy', palette)
-    if stray and not keep_palette:
+    keep_palette = palette is not None and 'palette.npy' in stray and _same_palette(out/'palette.npy', palette)
+    if stray := [f for f in stray if not (keep_palette and f == 'palette.npy')]:
         raise FileExistsError(f"{out} holds {', '.join(stray)} but no data.json, so they are not a token cache of "
                               "this project's and are not overwritten: move them away (delete them if a crashed run "
-                              "left them), or use another --out")
+                              "left them), or use another --out" + ("; palette.npy is the checkpoint's and stays"
+                                                                    if keep_palette else ''))
     x, y = load_images(cfg.data, True, data_path, check_md5, download, cfg.image_size, skip_bad)
     tr, va = split_train_val(y, VAL_FRAC, SPLIT_SEED)         # validation: a fixed 10% of the training split
     if not len(va) or not len(tr):

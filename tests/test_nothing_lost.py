@@ -556,6 +556,15 @@ def test_run_without_its_cache_rebuilds_it_beside_its_palette(run_dir, tmp_path)
     code, _, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
     assert code == 0, err
     assert (d/'data.json').exists() and (d/'tokens_test.npy').exists() and (d/'palette.npy').read_bytes() == before
+    # a rebuild that crashed before data.json: only its token files are named, the checkpoint's palette stays
+    (d/'data.json').unlink()
+    code, _, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    one_line_error(code, err, 'tokens_train.npy', 'not overwritten', "palette.npy is the checkpoint's and stays")
+    assert 'palette.npy,' not in err and (d/'palette.npy').read_bytes() == before
+    for f in d.glob('tokens_*.npy'): f.unlink()
+    for f in d.glob('labels_*.npy'): f.unlink()
+    code, _, err = igpt('sample', '--ckpt', d, '--out', tmp_path/'s.png', '--n', 1, '--samples', 1)
+    assert code == 0, err
     other = tmp_path/'other'
     other.mkdir()
     shutil.copy(run_dir/CKPT_NAME, other/CKPT_NAME)

@@ -15,7 +15,7 @@ It needs the dev extras (pytest, nbdev: pip install -e '.[dev]') and stops at on
 check keeps to a 10-minute budget: a part that would start after it is reported as not run, and gpu_report.md is
 rewritten after every part, so it is there even if the check is interrupted.
 """
-import argparse, contextlib, importlib.util, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
+import argparse, contextlib, importlib.util, json, os, shutil, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 
@@ -202,8 +202,8 @@ def main():
               "(from the repository root), then run it again", file=sys.stderr)
         return 2
     a.dev = torch.device(a.device)
-    hw = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}" + \
-         (f", {torch.cuda.get_device_name(a.dev)} x {torch.cuda.device_count()}, CUDA {torch.version.cuda}" if a.dev.type == 'cuda' else ', CPU only')
+    from igpt_minimal.scale import describe_machine
+    hw = describe_machine() + (f" x {torch.cuda.device_count()}, CUDA {torch.version.cuda}" if a.dev.type == 'cuda' else '')
     report = [f"# GPU check ({time.strftime('%Y-%m-%d %H:%M')})", '', f"Hardware: {hw}. Device: {a.device}{', tiny shapes' if a.tiny else ''}.", '']
     failed, t_all = [], time.time()
     for name, fn in PARTS.items():
