@@ -13,7 +13,7 @@ from .losses import ar_loss, bert_loss, bert_mask
 from .data import augment_tokens
 
 # %% auto #0
-__all__ = ['model_shape', 'TrainConfig', 'warmup_cosine', 'lr_at', 'make_optimizer', 'draw_batch', 'train_step', 'evaluate', 'train_loop', 'DATASETS', 'check_train_config']
+__all__ = ['model_shape', 'TrainConfig', 'warmup_cosine', 'lr_at', 'make_optimizer', 'draw_batch', 'train_step', 'evaluate', 'train_loop', 'check_train_config']
 
 # %% ../nbs/04_train.ipynb #851e5e8e
 _SHAPE = ('image_size', 'n_colors', 'n_embd', 'n_layer', 'n_head')
@@ -27,13 +27,11 @@ def model_shape(image_size:int, n_colors:int, n_embd:int, n_layer:int, n_head:in
 
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run: the model it trains, the data and the optimisation."
+    "What defines a training run: the model it trains, the objective and the optimisation."
     model:IGPTConfig=field(default_factory=lambda: model_shape(8, 16, 128, 4, 4))   # side = model.side
-    data:str='digits'          # 'digits', 'fashion-mnist', 'cifar10' or 'images'
     objective:str='ar'         # 'ar' (next pixel) or 'bert' (masked pixels)
     mask_prob:float=0.15       # BERT masking probability
     batch_size:int=64          # global batch (images per optimiser step)
-    micro_batch_size:int=0     # images per forward pass (appendix A10); 0 = the whole batch
     lr:float=3e-3              # peak learning rate
     warmup_steps:int=100       # linear warm-up
     max_steps:int=1000         # cosine decay reaches 0 here
@@ -43,17 +41,13 @@ class TrainConfig:
     augment_flip:bool=False    # ... and mirror it left-right with probability 1/2
     eval_every:int=250         # steps between validation evaluations
     eval_samples:int=1000      # validation images per evaluation
-    ckpt_every:int=500         # steps between checkpoints
     log_every:int=10           # steps between metrics lines
     seed:int=0
     precision:str='auto'       # 'auto' (bf16 where the device has fast bf16, chapter 02), 'bf16' or 'fp32'
-    compile:str='auto'         # torch.compile: 'auto' (long runs, appendix A6), 'on' or 'off'
-    keep_best:bool=False       # also keep the weights of the best validation NLL in best.pt
 
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = IGPTConfig(**self.model)   # as asdict() stores it
         if isinstance(self.model, (tuple, list)): self.model = model_shape(*self.model)   # as presets give it
-        if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
         check_train_config(self)   # every field in range, with a one-line error (appendix A12)
 
     @property
@@ -163,23 +157,17 @@ def train_loop(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tens
     return model.eval(), history
 
 # %% ../nbs/A12_checks.ipynb #683d42c6
-DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # what appendix A10's runs read
-
 def check_train_config(c:TrainConfig):
     "A ValueError (or TypeError) naming the first field of `c` that is out of range."
     if not isinstance(c.model, IGPTConfig):
         raise TypeError(f"TrainConfig.model must be an IGPTConfig, got {type(c.model).__name__}")
-    if c.data not in DATASETS:
-        raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {c.data!r}")
     if c.objective not in ('ar', 'bert'):
         raise ValueError(f"objective must be 'ar' or 'bert', got {c.objective!r}")
     if not c.lr > 0:
         raise ValueError(f"lr must be a positive number, got {c.lr}")
-    for k in ('batch_size', 'max_steps', 'eval_every', 'eval_samples', 'ckpt_every', 'log_every'):
+    for k in ('batch_size', 'max_steps', 'eval_every', 'eval_samples', 'log_every'):
         if getattr(c, k) < 1:
             raise ValueError(f"TrainConfig.{k} must be >= 1, got {getattr(c, k)}")
-    if c.compile not in ('auto', 'on', 'off'):
-        raise ValueError(f"compile must be 'auto', 'on' or 'off', got {c.compile!r}")
     if c.precision not in PRECISIONS:
         raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {c.precision!r}")
     if not 0 <= c.augment_pad < c.image_size:

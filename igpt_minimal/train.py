@@ -16,7 +16,7 @@ from .data import raster, reduce_context, split_train_val, load_digits, VAL_FRAC
 from .cifar10 import load_cifar10
 from .fashion_mnist import load_fashion_mnist
 from .model import IGPT, IGPTConfig, check_tokens
-from .loop import (DATASETS, _SHAPE, model_shape, TrainConfig, lr_at, make_optimizer, evaluate,
+from .loop import (_SHAPE, model_shape, TrainConfig, lr_at, make_optimizer, evaluate,
                                draw_batch, train_step)
 from .losses import bits_per_token
 from .images import load_image_folder, folder_classes
@@ -26,8 +26,37 @@ from .runfiles import (write_text, save_npy, RunLock, latest_checkpoint, trim_me
                                    BEST_NAME, save_figure, check_new_run, run_files, read_jsonl)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'SPLITS', 'get_preset', 'load_images', 'prepare_data', 'split_args', 'config_from_dict', 'load_model',
-           'TrainResult', 'resume_state', 'train', 'read_metrics', 'plot_losses']
+__all__ = ['DATASETS', 'TRAIN_PRESETS', 'SPLITS', 'RunConfig', 'as_run_config', 'get_preset', 'load_images', 'prepare_data',
+           'split_args', 'config_from_dict', 'load_model', 'TrainResult', 'resume_state', 'train', 'read_metrics',
+           'plot_losses']
+
+# %% ../nbs/A10_train.ipynb #c8789bd6
+DATASETS = ('digits', 'fashion-mnist', 'cifar10', 'images')   # what `prepare_data` reads
+
+@dataclass
+class RunConfig(TrainConfig):
+    "Chapter 04's TrainConfig plus what real runs need: the dataset, checkpoints, micro-batches, torch.compile."
+    data:str='digits'          # 'digits', 'fashion-mnist', 'cifar10' or 'images'
+    ckpt_every:int=500         # steps between checkpoints
+    keep_best:bool=False       # also keep the weights of the best validation NLL in best.pt
+    micro_batch_size:int=0     # images per forward pass; 0 = the whole batch (gradients accumulate over the rest)
+    compile:str='auto'         # torch.compile: 'auto' (runs of COMPILE_MIN_STEPS or more, appendix A6), 'on' or 'off'
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.compile, bool): self.compile = 'on' if self.compile else 'off'
+        if self.data not in DATASETS:
+            raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {self.data!r}")
+        if self.compile not in ('auto', 'on', 'off'):
+            raise ValueError(f"compile must be 'auto', 'on' or 'off', got {self.compile!r}")
+        if self.ckpt_every < 1: raise ValueError(f"RunConfig.ckpt_every must be >= 1, got {self.ckpt_every}")
+        if self.micro_batch_size < 0:
+            raise ValueError(f"RunConfig.micro_batch_size must be >= 0 (0 = the whole batch), got {self.micro_batch_size}")
+
+def as_run_config(cfg:TrainConfig) -> RunConfig:
+    "`cfg` itself if it is a RunConfig, else a RunConfig with its fields and the defaults for the rest."
+    return cfg if isinstance(cfg, RunConfig) else RunConfig(**asdict(cfg))
+
 
 # %% ../nbs/A10_train.ipynb #211fe64c
 _CPU_RUN = dict(eval_every=10, eval_samples=64, ckpt_every=10, log_every=5)        # a few seconds
@@ -54,15 +83,15 @@ TRAIN_PRESETS = {   # model: image_size, n_colors, n_embd, n_layer, n_head
     'cifar10-24gb': dict(_GPU_RUN, model=(24, 512, 512, 16, 8), micro_batch_size=32, augment_pad=3),
 }
 
-def get_preset(name:str, **overrides) -> TrainConfig:
-    "The named preset; overrides name TrainConfig fields or the model's (image_size, n_colors, n_embd, ...)."
+def get_preset(name:str, **overrides) -> RunConfig:
+    "The named preset; overrides name RunConfig fields or the model's (image_size, n_colors, n_embd, ...)."
     if name not in TRAIN_PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
     p, given = dict(TRAIN_PRESETS[name]), {k: overrides.pop(k) for k in _SHAPE if k in overrides}
     if given and 'model' in overrides:
         raise ValueError(f"pass either model= or the model's fields {sorted(given)}, not both")
     shape = {**dict(zip(_SHAPE, p['model'])), **given}
-    return TrainConfig(**{**p, 'model': model_shape(**shape), **overrides})
+    return RunConfig(**{**p, 'model': model_shape(**shape), **overrides})
 
 # %% ../nbs/A10_train.ipynb #5df9d16b
 def load_images(data:str, train:bool, data_path=None, check_md5:bool=True, download:bool=False,
@@ -142,12 +171,12 @@ def _load_npy(path:Path, rebuild:str) -> torch.Tensor:
         raise ValueError(f"{path} is damaged or missing ({str(e).splitlines()[0]}): {rebuild}") from None
 
 # %% ../nbs/A10_train.ipynb #5a280438
-def prepare_data(cfg:TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
+def prepare_data(cfg:RunConfig|TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
                  skip_bad:bool=False, palette=None,
                  test:bool=True,   # False: the test split is neither read nor returned (for sweeps)
                 ) -> dict:
     "Palette and token sequences of the splits, cached in `out_dir`; `palette`: a checkpoint's, never refitted."
-    out = Path(out_dir) if out_dir is not None else None
+    cfg, out = as_run_config(cfg), Path(out_dir) if out_dir is not None else None
     if not test and out is not None:
         raise ValueError("test=False is for sweeps, whose tokens are not cached: pass out_dir=None")
     if palette is not None: palette = _check_palette(torch.as_tensor(palette).float(), cfg)
@@ -210,10 +239,10 @@ def split_args(data:dict, inputs=lambda t: t.long()) -> list:
     return [a for s in present for a in (inputs(data[f'tokens_{s}']), data[f'labels_{s}'])]
 
 # %% ../nbs/A10_train.ipynb #b1e36b95
-def config_from_dict(d:dict) -> TrainConfig:
+def config_from_dict(d:dict) -> RunConfig:
     "A checkpoint's config: `asdict` output, or the flat layout of checkpoints made before December 2026."
     if not isinstance(d, dict):
-        raise ValueError(f"a run's config is a dict (a TrainConfig's asdict), got a {type(d).__name__}: "
+        raise ValueError(f"a run's config is a dict (a RunConfig's asdict), got a {type(d).__name__}: "
                          "not an igpt_minimal run")
     d = dict(d)
     if 'model' not in d:
@@ -221,12 +250,12 @@ def config_from_dict(d:dict) -> TrainConfig:
             raise ValueError(f"this config has no model and no {missing}: not an igpt_minimal run")
         d['model'] = model_shape(*(d.pop(k) for k in _SHAPE))
     d.setdefault('precision', 'fp32')    # runs from before the precision setting trained in fp32
-    return TrainConfig(**d)
+    return RunConfig(**d)
 
 
 # %% ../nbs/A10_train.ipynb #1add9442
-def load_model(path, device='cpu') -> tuple[IGPT, TrainConfig, dict]:
-    "The trained model (eval mode), its TrainConfig and the raw checkpoint at `path`."
+def load_model(path, device='cpu') -> tuple[IGPT, RunConfig, dict]:
+    "The trained model (eval mode), its RunConfig and the raw checkpoint at `path`."
     state = load_checkpoint(path)
     cfg = config_from_dict(state['config'])
     model = IGPT(cfg.model)
@@ -274,10 +303,11 @@ def resume_state(cfg:TrainConfig, out, resume:bool, mmap:bool=False, say:bool=Tr
     return state
 
 # %% ../nbs/A10_train.ipynb #f09d1fd8
-def train(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|None=None, out_dir=None,
+def train(cfg:RunConfig|TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tensor|None=None, out_dir=None,
           resume:bool=False, until:int|None=None, palette=None, progress:bool=True,
           device=None) -> TrainResult:
     "Train an IGPT on token sequences (N, T); checkpoints and metrics go to `out_dir` (if given)."
+    cfg = as_run_config(cfg)
     rt, t_start = setup_device(device, cfg.precision), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got "

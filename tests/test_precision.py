@@ -5,7 +5,7 @@ import pytest, torch
 import torch.nn.functional as F
 import igpt_minimal.model as model_mod
 from igpt_minimal.model import IGPT, IGPTConfig, attention, attend, resolve_precision, autocast
-from igpt_minimal.train import get_preset, train, TrainConfig, config_from_dict
+from igpt_minimal.train import get_preset, train, TrainConfig, RunConfig, config_from_dict
 from igpt_minimal.sample import generate
 from igpt_minimal.probe import extract_features
 
@@ -85,7 +85,7 @@ def test_resolve_precision(monkeypatch):
         assert resolve_precision('auto', 'cuda')[0] == want
     with pytest.raises(ValueError, match="'auto', 'bf16' or 'fp32'"): resolve_precision('fp16', 'cpu')
     with pytest.raises(ValueError, match="precision must be"): TrainConfig(precision='half')
-    with pytest.raises(ValueError, match="compile must be"): TrainConfig(compile='yes')
+    with pytest.raises(ValueError, match="compile must be"): RunConfig(compile='yes')
 
 
 def test_configs_from_before_the_setting():
