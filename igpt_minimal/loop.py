@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field, asdict
 import torch
 from .model import IGPT, IGPTConfig, autocast
-from .model import PRECISIONS, resolve_precision   # which devices get bf16 (written in appendix A6)
+from .model import resolve_precision   # which devices get bf16 (written in appendix A6)
 from .losses import ar_loss, bert_loss, bert_mask
 from .data import augment_tokens
 
@@ -43,7 +43,7 @@ class TrainConfig:
     eval_samples:int=1000      # validation images per evaluation
     log_every:int=10           # steps between metrics lines
     seed:int=0
-    precision:str='auto'       # 'auto' (bf16 where the device has fast bf16, chapter 02), 'bf16' or 'fp32'
+    precision:str='auto'       # 'auto' (bf16 where the device has fast bf16, appendix A6), 'bf16' or 'fp32'
 
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = IGPTConfig(**self.model)   # as asdict() stores it
@@ -157,6 +157,8 @@ def train_loop(cfg:TrainConfig, train_tokens:torch.Tensor, val_tokens:torch.Tens
     return model.eval(), history
 
 # %% ../nbs/A12_checks.ipynb #683d42c6
+from .model import IGPTConfig, PRECISIONS
+
 def check_train_config(c:TrainConfig):
     "A ValueError (or TypeError) naming the first field of `c` that is out of range."
     if not isinstance(c.model, IGPTConfig):

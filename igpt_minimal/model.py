@@ -278,6 +278,8 @@ def check_tokens(x, n_colors:int, n_positions:int):
                          f"and max {hi}: was the data quantized with a palette of another size?")
 
 # %% ../nbs/A12_checks.ipynb #231a0147
+import math
+
 def check_model_config(c:IGPTConfig):
     "A ValueError unless every size is a positive integer, n_head divides n_embd and norm_eps is positive."
     for k in ('n_colors', 'n_positions', 'n_embd', 'n_layer', 'n_head'):

@@ -113,7 +113,7 @@ def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     # causal attention: half the T×T scores
     per_token = 6 * n + (6 if cfg.objective == 'ar' else 12) * L * T * d
     per_step = per_token * T * cfg.batch_size
-    # saved for the backward pass under bf16 autocast, per image (measured, see above): 44 d bytes per block and
+    # saved for the backward pass under bf16 autocast, per image (measured, see above): 44 × n_embd bytes per block and
     # token, then the fp32 embeddings and final norm (10 d) and the loss's fp32 log-softmax (4 n_colors) per token
     act = L * T * 44 * d + T * (10 * d + 4 * mc.n_colors)
     micro = getattr(cfg, 'micro_batch_size', 0) or cfg.batch_size   # chapter 04's TrainConfig has no micro-batches
@@ -133,7 +133,7 @@ def format_plan(name:str, cfg, p:dict) -> str:
         f"  parameters            {p['params'] / 1e6:,.1f}M",
         f"  FLOPs per token       {p['flops_per_token'] / 1e9:,.3f} GFLOP (6N + attention)",
         f"  FLOPs per step        {p['flops_per_step'] / 1e12:,.2f} TFLOP (batch {cfg.batch_size})",
-        f"  activations / image   {gb(p['activation_bytes_per_sample'])} (bf16 autocast; 44 d bytes per block "
+        f"  activations / image   {gb(p['activation_bytes_per_sample'])} (bf16 autocast; 44 × n_embd bytes per block "
         "and token, measured)",
         f"  peak memory           {gb(p['peak_memory_bytes'])} (estimate: weights+grads+AdamW "
         f"{gb(p['state_bytes'])} + bf16 weight copies + micro-batch {getattr(cfg, 'micro_batch_size', 0) or cfg.batch_size})",

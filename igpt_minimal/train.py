@@ -53,9 +53,14 @@ class RunConfig(TrainConfig):
         if self.micro_batch_size < 0:
             raise ValueError(f"RunConfig.micro_batch_size must be >= 0 (0 = the whole batch), got {self.micro_batch_size}")
 
-def as_run_config(cfg:TrainConfig) -> RunConfig:
-    "`cfg` itself if it is a RunConfig, else a RunConfig with its fields and the defaults for the rest."
-    return cfg if isinstance(cfg, RunConfig) else RunConfig(**asdict(cfg))
+def as_run_config(cfg:TrainConfig, what:str|None=None) -> RunConfig:
+    "`cfg` if it is a RunConfig; a plain TrainConfig gets the defaults, or a TypeError if `what` needs the dataset."
+    if isinstance(cfg, RunConfig): return cfg
+    if not isinstance(cfg, TrainConfig): raise TypeError(f"expected a RunConfig, got {type(cfg).__name__}")
+    if what is not None:
+        raise TypeError(f"{what} needs the dataset named, which chapter 04's TrainConfig does not hold: pass a "
+                        "RunConfig (get_preset(name, ...) or RunConfig(data=..., ...))")
+    return RunConfig(**asdict(cfg))
 
 
 # %% ../nbs/A10_train.ipynb #211fe64c
@@ -171,12 +176,12 @@ def _load_npy(path:Path, rebuild:str) -> torch.Tensor:
         raise ValueError(f"{path} is damaged or missing ({str(e).splitlines()[0]}): {rebuild}") from None
 
 # %% ../nbs/A10_train.ipynb #5a280438
-def prepare_data(cfg:RunConfig|TrainConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
+def prepare_data(cfg:RunConfig, out_dir=None, data_path=None, check_md5:bool=True, download:bool=False,
                  skip_bad:bool=False, palette=None,
                  test:bool=True,   # False: the test split is neither read nor returned (for sweeps)
                 ) -> dict:
     "Palette and token sequences of the splits, cached in `out_dir`; `palette`: a checkpoint's, never refitted."
-    cfg, out = as_run_config(cfg), Path(out_dir) if out_dir is not None else None
+    cfg, out = as_run_config(cfg, 'prepare_data'), Path(out_dir) if out_dir is not None else None
     if not test and out is not None:
         raise ValueError("test=False is for sweeps, whose tokens are not cached: pass out_dir=None")
     if palette is not None: palette = _check_palette(torch.as_tensor(palette).float(), cfg)
@@ -307,7 +312,7 @@ def train(cfg:RunConfig|TrainConfig, train_tokens:torch.Tensor, val_tokens:torch
           resume:bool=False, until:int|None=None, palette=None, progress:bool=True,
           device=None) -> TrainResult:
     "Train an IGPT on token sequences (N, T); checkpoints and metrics go to `out_dir` (if given)."
-    cfg = as_run_config(cfg)
+    cfg = as_run_config(cfg, 'a run directory' if out_dir is not None else None)
     rt, t_start = setup_device(device, cfg.precision), time.time()
     if train_tokens.ndim != 2 or train_tokens.shape[1] != cfg.image_size ** 2:
         raise ValueError(f"train_tokens must be (N, {cfg.image_size ** 2}) for {cfg.image_size}² images, got "

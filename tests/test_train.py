@@ -89,3 +89,15 @@ def test_bad_config(over, err, msg):
 def test_config_from_flat_dict_missing_fields():
     with pytest.raises(ValueError, match='not an igpt_minimal run'):
         config_from_dict({'data': 'digits'})
+
+
+def test_a_plain_trainconfig_never_claims_a_dataset(tmp_path):
+    """Chapter 04's TrainConfig names no dataset: train takes it without a run directory, never with one, and
+    prepare_data refuses it, so no checkpoint records the digits by default."""
+    cfg = TrainConfig(model=(8, 16, 32, 2, 2), max_steps=2, batch_size=4, warmup_steps=1)
+    tokens = torch.randint(0, 16, (8, 64))
+    assert train(cfg, tokens, progress=False).model is not None
+    with pytest.raises(TypeError, match="a run directory needs the dataset named"):
+        train(cfg, tokens, out_dir=tmp_path/'run', progress=False)
+    assert not (tmp_path/'run').exists()
+    with pytest.raises(TypeError, match="prepare_data needs the dataset named"): prepare_data(cfg)
