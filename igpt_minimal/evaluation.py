@@ -14,7 +14,7 @@ from .train import prepare_data, split_args
 from .runfiles import save_figure
 
 # %% auto #0
-__all__ = ['paired_difference', 'probe_report', 'plot_probe_layers', 'probe_model_and_pixels', 'run_probe']
+__all__ = ['paired_difference', 'probe_report', 'plot_probe_layers', 'probe_model', 'probe_model_and_pixels', 'run_probe']
 
 # %% ../nbs/A9_evaluation.ipynb #0e3404ef
 def paired_difference(a_correct, b_correct, n_boot:int=10_000, seed:int=0) -> dict:
@@ -76,12 +76,15 @@ def plot_probe_layers(runs:dict,           # {layer: ProbeResult}, or {name: {la
     return fig
 
 # %% ../nbs/A9_evaluation.ipynb #23c48b98
-def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=None) -> tuple[dict, object]:
-    "{layer: ProbeResult} for every requested layer, and the input pixels' ProbeResult, on the splits in `d`."
+def probe_model(model, cfg, d:dict, layers='all', precision:str|None=None) -> dict:
+    "{layer: ProbeResult} for every requested layer on the splits in `d`: causal for AR runs, full attention for BERT."
     dev = next(model.parameters()).device
     precision = resolve_precision(precision or cfg.precision, dev)[0]      # default: the run's own
-    by_layer = probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar',
-                            precision=precision)
+    return probe_layers(model, *split_args(d), layers=layers, causal=cfg.objective == 'ar', precision=precision)
+
+def probe_model_and_pixels(model, cfg, d:dict, layers='all', precision:str|None=None) -> tuple[dict, object]:
+    "`probe_model`'s {layer: ProbeResult}, and the input pixels' ProbeResult, on the splits in `d`."
+    by_layer = probe_model(model, cfg, d, layers, precision)
     side = cfg.image_size
     pix = lambda t: dequantize(unraster(t.long(), side, side), d['palette']).flatten(1).float() / 255
     return by_layer, linear_probe(*split_args(d, pix))

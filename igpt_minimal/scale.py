@@ -119,7 +119,7 @@ def plan(cfg, gpu:str='A100-80GB', mfu:float=0.4) -> dict:
     micro = getattr(cfg, 'micro_batch_size', 0) or cfg.batch_size   # chapter 04's TrainConfig has no micro-batches
     casts = 2 * n            # autocast's bf16 copies of the weights, also kept for the backward pass (per step)
     return dict(params=n, flops_per_token=per_token, flops_per_step=per_step, activation_bytes_per_sample=act,
-                state_bytes=16 * n, cast_bytes=casts, peak_memory_bytes=16 * n + casts + act * micro, gpu=gpu,
+                state_bytes=16 * n, cast_bytes=casts, peak_memory_bytes=16 * n + casts + act * micro, micro_batch=micro, gpu=gpu,
                 mfu=mfu,
                 hours=per_step * cfg.max_steps / (mfu * GPU_PEAK_BF16[gpu]) / 3600)
 
@@ -136,6 +136,6 @@ def format_plan(name:str, cfg, p:dict) -> str:
         f"  activations / image   {gb(p['activation_bytes_per_sample'])} (bf16 autocast; 44 × n_embd bytes per block "
         "and token, measured)",
         f"  peak memory           {gb(p['peak_memory_bytes'])} (estimate: weights+grads+AdamW "
-        f"{gb(p['state_bytes'])} + bf16 weight copies + micro-batch {getattr(cfg, 'micro_batch_size', 0) or cfg.batch_size})",
+        f"{gb(p['state_bytes'])} + bf16 weight copies + micro-batch {p['micro_batch']})",
         f"  steps                 {cfg.max_steps:,}",
         f"  ESTIMATE: {p['hours']:,.1f} h on one {p['gpu']} at {p['mfu']:.0%} of its bf16 peak"])

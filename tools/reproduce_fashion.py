@@ -26,8 +26,8 @@ from igpt_minimal.cli import main as igpt, format_probe
 from igpt_minimal.data import split_train_val, unraster, VAL_FRAC, SPLIT_SEED
 from igpt_minimal.fashion_mnist import load_fashion_mnist
 from igpt_minimal.losses import bits_per_token
-from igpt_minimal.probe import linear_probe, probe_layers, finetune, select_layer, wilson_interval, classify
-from igpt_minimal.evaluation import probe_report, probe_model_and_pixels, paired_difference, plot_probe_layers
+from igpt_minimal.probe import linear_probe, finetune, select_layer, wilson_interval, classify
+from igpt_minimal.evaluation import probe_report, probe_model, probe_model_and_pixels, paired_difference, plot_probe_layers
 from igpt_minimal.quantize import dequantize
 from igpt_minimal.sample import complete_images, completion_grid
 from igpt_minimal.train import get_preset, prepare_data, load_model, evaluate, split_args
@@ -176,8 +176,7 @@ if 'bert_probe_layer' not in m:
     t0 = time.time()
     bmodel, bcfg, bstate = load_model(bert_run/'best.pt')
     assert torch.equal(torch.as_tensor(bstate['palette']), torch.as_tensor(data['palette'])), "AR and BERT palettes differ"
-    by_layer = probe_layers(bmodel, *split_args(data), causal=False,           # the pixel probes: recorded with AR
-                            precision=resolve_precision(bcfg.precision, 'cpu')[0])
+    by_layer = probe_model(bmodel, bcfg, data)          # full attention; the pixel probes were recorded with AR
     b = select_layer(by_layer)
     n = len(data['labels_test'])
     m.update(bert_probe_layer=b, bert_probe_val_accuracy=by_layer[b].val_accuracy,
